@@ -1,0 +1,188 @@
+/*
+ * The VT-d unit's state, shared by its modules:
+ *   vtd-regs.c     register image, access semantics, reset values
+ *   vtd-config.c   properties, validation, CAP/ECAP composition
+ *   vtd-core.c     GCMD commands, MMIO dispatch, lifetime
+ *   vtd-fault.c    fault recording registers and the fault event
+ *   vtd-tables.c   root/context/PASID-directory/PASID-entry readers
+ *   vtd-walk-ss.c  second-stage walk      vtd-walk-fs.c first-stage walk
+ *   vtd-translate.c  the request pipeline (legacy, scalable, nested, PT)
+ *   vtd-iotlb.c / vtd-ctx-cache.c / vtd-pasid-cache.c   caches
+ *   vtd-reg-inval.c  CCMD and IOTLB-register invalidation
+ *   vtd-qi.c       invalidation queue      vtd-ir.c interrupt remapping
+ * Register values the guest programmed live in regs[]; values that take effect
+ * only on a command (RTADDR, IQA, IRTA) are latched in the fields below.
+ */
+#ifndef VTD_INTERNAL_H
+#define VTD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vtdnest/intel-iommu.h"
+#include "hw/intel-iommu/vtd-regs.h"
+#include "hw/intel-iommu/vtd-fault-reasons.h"
+
+typedef struct VtdIotlb VtdIotlb;
+typedef struct VtdContextCache VtdContextCache;
+typedef struct VtdPasidCache VtdPasidCache;
+
+/* A fault as the translation pipeline sees it, before recording. */
+typedef struct VtdFault {
+    VtdFaultReason reason;
+    uint16_t sid;
+    uint64_t addr;          /* request address (page bits are recorded) */
+    bool is_write;          /* T1/T2 encoding: write */
+    bool is_read;           /*               read   (both: AtomicOp) */
+    bool page_request;
+    bool pasid_present;
+    uint32_t pasid;
+    bool priv;
+    bool exec;
+    uint8_t at;             /* address type */
+    bool fpd;               /* an entry on the way had FPD=1 */
+    bool is_ir;             /* interrupt-remapping fault: addr = index << 48 */
+} VtdFault;
+
+struct VtdState {
+    VtdConfig cfg;
+    uint64_t cap, ecap;
+    unsigned nfr;           /* number of fault recording registers */
+    uint64_t haw_mask;      /* host address width mask (aw_bits) */
+
+    /* Register image and per-byte access masks. */
+    uint8_t regs[VTD_MMIO_SIZE];
+    uint8_t wmask[VTD_MMIO_SIZE];   /* RW bits */
+    uint8_t w1cmask[VTD_MMIO_SIZE]; /* RW1C bits */
+    uint8_t womask[VTD_MMIO_SIZE];  /* write-only bits: read as 0 */
+
+    VtdGuestMem mem;
+    VtdMsiSink msi;
+
+    /* Latched by SRTP. */
+    uint64_t root_addr;
+    unsigned ttm;
+    bool ssirwe;
+    /* Level commands in effect. */
+    bool dmar_enabled;
+    bool qi_enabled;
+    bool ir_enabled;
+    bool cfi_enabled;
+    /* Latched by QIE enable. */
+    uint64_t iq_base;
+    uint32_t iq_entries;
+    bool iq_dw;             /* 256-bit descriptors */
+    bool iq_last_was_wait;
+    /* Latched by SIRTP. */
+    uint64_t irt_base;
+    uint32_t irt_entries;
+    bool irt_eime;
+
+    unsigned fault_index;   /* next FRCD to write */
+
+    VtdIotlb *iotlb;
+    VtdContextCache *ctx_cache;
+    VtdPasidCache *pasid_cache;
+
+    VtdStats stats;
+};
+
+/* Register image helpers (hardware-side: no masks applied). */
+static inline uint32_t vtd_get32(const VtdState *s, unsigned off)
+{
+    uint32_t v;
+    memcpy(&v, &s->regs[off], 4);
+    return v;
+}
+static inline uint64_t vtd_get64(const VtdState *s, unsigned off)
+{
+    uint64_t v;
+    memcpy(&v, &s->regs[off], 8);
+    return v;
+}
+static inline void vtd_set32(VtdState *s, unsigned off, uint32_t v)
+{
+    memcpy(&s->regs[off], &v, 4);
+}
+static inline void vtd_set64(VtdState *s, unsigned off, uint64_t v)
+{
+    memcpy(&s->regs[off], &v, 8);
+}
+static inline void vtd_set_clear32(VtdState *s, unsigned off, uint32_t clr,
+                                   uint32_t set)
+{
+    vtd_set32(s, off, (vtd_get32(s, off) & ~clr) | set);
+}
+static inline void vtd_set_clear64(VtdState *s, unsigned off, uint64_t clr,
+                                   uint64_t set)
+{
+    vtd_set64(s, off, (vtd_get64(s, off) & ~clr) | set);
+}
+static inline unsigned vtd_frcd_offset(const VtdState *s, unsigned n)
+{
+    return VTD_FRCD_OFFSET + 16 * n;
+}
+
+/* Guest memory (RAM only). */
+static inline bool vtd_dma_read(VtdState *s, uint64_t gpa, void *buf, uint64_t len)
+{
+    return s->mem.read(s->mem.opaque, gpa, buf, len);
+}
+static inline bool vtd_dma_write(VtdState *s, uint64_t gpa, const void *buf,
+                                 uint64_t len)
+{
+    return s->mem.write(s->mem.opaque, gpa, buf, len);
+}
+
+/* vtd-regs.c: build masks and power-on values. */
+void vtd_regs_init(VtdState *s);
+uint64_t vtd_regs_read(VtdState *s, unsigned off, unsigned size);
+/* Applies RW/RW1C masks; returns the register's previous value. */
+uint64_t vtd_regs_write(VtdState *s, unsigned off, uint64_t val, unsigned size);
+
+/* vtd-fault.c */
+/* Record (or suppress, for qualified faults under FPD) a fault. */
+void vtd_fault_report(VtdState *s, const VtdFault *f);
+/* Status bits IQE/ICE/ITE set by the queue: raise the event when first. */
+void vtd_fault_set_status(VtdState *s, uint32_t fsts_bits);
+/* After a guest write to FSTS, FECTL or an FRCD high half. */
+void vtd_fault_fsts_written(VtdState *s);
+void vtd_fault_fectl_written(VtdState *s);
+void vtd_fault_frcd_written(VtdState *s, unsigned n);
+void vtd_fault_reset_index(VtdState *s);
+/* Event interrupts for IECTL / PECTL share the IM/IP logic. */
+void vtd_event_raise(VtdState *s, unsigned ctl_off, unsigned data_off,
+                     unsigned addr_off, unsigned uaddr_off);
+void vtd_event_ctl_written(VtdState *s, unsigned ctl_off, unsigned data_off,
+                           unsigned addr_off, unsigned uaddr_off);
+
+/* Cache-wide invalidations used by commands (SRTP, TE off, reset). */
+void vtd_caches_flush_all(VtdState *s);
+
+
+/* ---- vtd-core engineer's additions ------------------------------------ */
+
+/*
+ * vtd-fault.c: VtdFault.addr for an interrupt-remapping fault (is_ir) is the
+ * interrupt index; a value already shifted to index << 48 is accepted too.
+ */
+/* Clear IP of an event control register (status cleared by software). */
+void vtd_event_clear_pending(VtdState *s, unsigned ctl_off);
+
+/* vtd-reg-inval.c: run the command in CCMD / IOTLB_REG (ICC / IVT set). */
+void vtd_reg_inval_ccmd(VtdState *s);
+void vtd_reg_inval_iotlb(VtdState *s);
+
+/* ---- queued invalidation (vtd-qi.c) ----------------------------------- */
+/*
+ * Called by vtd-core.c after every guest write to IQT (low dword or the full
+ * qword), whether or not QI is enabled: the queue checks QIES, FSTS.IQE/ITE
+ * and the tail itself. It updates IQH, iq_last_was_wait and the status.
+ */
+void vtd_qi_process(VtdState *s);
+/* Called once GCMD.QIE has latched IQA (iq_base/iq_dw/iq_entries) and set
+ * QIES; descriptors already queued (IQT != IQH) may be processed here. */
+void vtd_qi_enabled(VtdState *s);
+
+#endif
