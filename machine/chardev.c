@@ -166,6 +166,11 @@ bool chardev_connected(const Chardev *c)
     return c->in_fd >= 0;
 }
 
+bool chardev_is_stdio(const Chardev *c)
+{
+    return c->kind == CHARDEV_STDIO;
+}
+
 bool chardev_accepts_reconnect(const Chardev *c)
 {
     return c->kind == CHARDEV_UNIX_SERVER;
@@ -304,9 +309,9 @@ static void chardev_dispatch_lines(Chardev *c)
         c->scan_pos -= c->in_head;
         c->in_head = 0;
     }
-    /* A partial line already over the limit is dropped until its end. */
-    if (c->in->len - c->in_head > c->max_line &&
-        !memchr(c->in->str + c->in_head, '\n', c->in->len - c->in_head)) {
+    /* A partial line already over the limit is dropped until its end.
+     * scan_pos at the end means the loop saw no newline in what is left. */
+    if (c->scan_pos == c->in->len && c->in->len - c->in_head > c->max_line) {
         g_string_truncate(c->in, 0);
         c->in_head = c->scan_pos = 0;
         c->discarding = true;

@@ -53,6 +53,8 @@ void chardev_write(Chardev *c, const char *buf, size_t len);
 bool chardev_connected(const Chardev *c);
 /* True when a closed client can be followed by a new one (socket server). */
 bool chardev_accepts_reconnect(const Chardev *c);
+/* True for the stdio backend (whose EOF means the user is gone). */
+bool chardev_is_stdio(const Chardev *c);
 const char *chardev_label(const Chardev *c);
 
 /* Push out whatever is still queued, waiting at most timeout_ms overall. */

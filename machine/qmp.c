@@ -9,6 +9,7 @@
  * after that command's reply (QEMU's ordering for system_reset and quit).
  * Also here: servers_run(), the main loop shared with the qtest server.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,9 +125,14 @@ static void json_append(GString *out, JsonNode *node)
             g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
         } else if (t == G_TYPE_DOUBLE) {
             char buf[G_ASCII_DTOSTR_BUF_SIZE];
+            double d = json_node_get_double(node);
 
-            g_string_append(out, g_ascii_formatd(buf, sizeof(buf), "%.17g",
-                                                 json_node_get_double(node)));
+            /* JSON has no inf/nan (an echoed "id": 1e999 parses to inf). */
+            if (!isfinite(d)) {
+                g_string_append(out, "null");
+                break;
+            }
+            g_string_append(out, g_ascii_formatd(buf, sizeof(buf), "%.17g", d));
         } else if (t == G_TYPE_STRING) {
             json_append_string(out, json_node_get_string(node));
         } else {
@@ -743,6 +749,11 @@ static void monitor_closed(void *opaque)
     mon->negotiated = false;
     mon->skip_line = false;
     splitter_reset(mon);
+    /* As with qtest stdio: no guest runs, so once stdin is gone the user
+     * is too (printf ... | vtdnest -qmp stdio must terminate). */
+    if (chardev_is_stdio(mon->chr)) {
+        machine_request_quit(mon->m);
+    }
 }
 
 static const ChardevFrontend monitor_frontend = {

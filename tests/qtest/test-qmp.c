@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <gio/gio.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -412,6 +413,15 @@ static void test_hostile_input(void **state)
     check_error(r2, "GenericError", "JSON parse error");
     g_string_free(big, TRUE);
 
+    /* An id that overflows a double must still come back as valid JSON. */
+    {
+        g_autofree char *r = qtest_qmp_raw(qts, "{\"execute\": \"query-status\", "
+                                                "\"id\": 1e999}");
+        g_autoptr(JsonNode) n = parse(r);
+
+        assert_non_null(member(n, "return"));
+    }
+
     /* A NUL byte inside a message, on a client of its own. */
     {
         static const char with_nul[] = "{\"execute\"\0: \"query-status\"}\n";
@@ -487,6 +497,43 @@ static void test_quit(void **state)
     assert_int_equal(qtest_quit_status(s), 0);
 }
 
+static void test_stdio_monitor(void **state)
+{
+    const char *bin = g_getenv("VTDNEST_BINARY");
+    const char *argv[] = { bin, "-m", "64M", "-qmp", "stdio", NULL };
+    g_autofree char *out = NULL;
+    g_auto(GStrv) lines = NULL;
+    GError *gerr = NULL;
+    GSubprocess *p;
+    int status;
+
+    if (!bin) {
+        skip();
+    }
+    p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                          G_SUBPROCESS_FLAGS_STDOUT_PIPE, &gerr);
+    assert_non_null(p);
+    /* Requests piped in; at EOF vtdnest answers what it got and exits. */
+    assert_true(g_subprocess_communicate_utf8(
+        p, "{\"execute\": \"qmp_capabilities\"}\n"
+           "{\"execute\": \"query-status\", \"id\": 5}\n",
+        NULL, &out, NULL, &gerr));
+    assert_true(g_subprocess_get_if_exited(p));
+    status = g_subprocess_get_exit_status(p);
+    g_object_unref(p);
+    assert_int_equal(status, 0);
+    lines = g_strsplit(out, "\n", -1);
+    assert_int_equal(g_strv_length(lines), 4);
+    check_greeting(lines[0]);
+    assert_string_equal(lines[1], "{\"return\": {}}");
+    {
+        g_autoptr(JsonNode) n = parse(lines[2]);
+
+        assert_int_equal(int_at(n, "id"), 5);
+        assert_string_equal(str_at(n, "return.status"), "running");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest shared[] = {
@@ -504,10 +551,11 @@ int main(void)
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_quit),
+        cmocka_unit_test(test_stdio_monitor),
     };
     int failed = cmocka_run_group_tests_name("qmp", shared, start_machine,
                                              stop_machine);
 
-    failed += cmocka_run_group_tests_name("qmp quit", own, NULL, NULL);
+    failed += cmocka_run_group_tests_name("qmp own process", own, NULL, NULL);
     return failed;
 }

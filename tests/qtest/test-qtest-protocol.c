@@ -12,9 +12,15 @@
 #include <gio/gio.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "libqtest.h"
 
@@ -538,6 +544,87 @@ static void test_stdio_transport(void **state)
     assert_string_equal(lines[3], "");
 }
 
+/* Connect to vtdnest's server socket, retrying while it is being created
+ * (bounded: 60 s). */
+static int connect_retry(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    for (;;) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            return fd;
+        }
+        close(fd);
+        assert_true(errno == ENOENT || errno == ECONNREFUSED);
+        assert_true(g_get_monotonic_time() < deadline);
+        g_usleep(10000);
+    }
+}
+
+/* One request/reply on a raw qtest socket. */
+static char *raw_command(int fd, const char *cmd)
+{
+    GString *rx = g_string_new(NULL);
+    size_t len = strlen(cmd);
+
+    assert_int_equal(send(fd, cmd, len, MSG_NOSIGNAL), (ssize_t)len);
+    while (!memchr(rx->str, '\n', rx->len)) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        char buf[256];
+        ssize_t n;
+
+        assert_int_equal(poll(&pfd, 1, 60000), 1);
+        n = recv(fd, buf, sizeof(buf), 0);
+        assert_true(n > 0);
+        g_string_append_len(rx, buf, n);
+    }
+    g_strchomp(rx->str);
+    return g_string_free(rx, FALSE);
+}
+
+static void test_server_socket_reconnect(void **state)
+{
+    const char *bin = g_getenv("VTDNEST_BINARY");
+    g_autofree char *dir = g_dir_make_tmp("vtdnest-srv-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "qtest.sock", NULL);
+    g_autofree char *spec = g_strdup_printf("unix:%s,server=on,wait=off", path);
+    const char *argv[] = { bin, "-m", "64M", "-qtest", spec, NULL };
+    GError *gerr = NULL;
+    GSubprocess *p;
+    int fd;
+
+    if (!bin) {
+        skip();
+    }
+    p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDIN_PIPE, &gerr);
+    assert_non_null(p);
+
+    fd = connect_retry(path);
+    g_free(raw_command(fd, "writeb 0x3000 0x77\n"));
+    close(fd);
+    /* The next client finds the same machine. */
+    fd = connect_retry(path);
+    {
+        g_autofree char *r = raw_command(fd, "readb 0x3000\n");
+        assert_string_equal(r, "OK 0x0000000000000077");
+    }
+    close(fd);
+
+    /* SIGTERM is a clean exit that removes the socket. */
+    g_subprocess_send_signal(p, SIGTERM);
+    assert_true(g_subprocess_wait(p, NULL, &gerr));
+    assert_true(g_subprocess_get_if_exited(p));
+    assert_int_equal(g_subprocess_get_exit_status(p), 0);
+    g_object_unref(p);
+    assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest shared[] = {
@@ -565,6 +652,7 @@ int main(void)
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_qtest_log),
         cmocka_unit_test(test_stdio_transport),
+        cmocka_unit_test(test_server_socket_reconnect),
     };
     int failed = cmocka_run_group_tests_name("qtest protocol", shared,
                                              start_machine, stop_machine);
