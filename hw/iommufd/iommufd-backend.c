@@ -232,7 +232,7 @@ bool iommufd_backend_get_hw_info(IommufdBackend *be, uint32_t dev_id,
         .data_uptr = (uintptr_t)&info->vtd,
     };
 
-    memset(info, 0, sizeof(*info));
+    /* The kernel fills info->vtd directly; nothing else is touched on failure. */
     if (issue(be->t, be->fd, IOMMU_GET_HW_INFO, &h, errp, "dev %u", dev_id) < 0) {
         return false;
     }

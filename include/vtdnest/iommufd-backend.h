@@ -62,6 +62,7 @@ typedef struct IommufdHwInfo {
     uint8_t max_pasid_log2;
 } IommufdHwInfo;
 
+/* On failure *info is left as it was. */
 bool iommufd_backend_get_hw_info(IommufdBackend *be, uint32_t dev_id,
                                  IommufdHwInfo *info, GError **errp);
 
