@@ -172,6 +172,11 @@ bool machine_create_object(Machine *m, DeviceOpts *opts, GError **errp);
  * ---- Additions by the machine owner (machine/machine.c, devices.c) ----
  */
 
+/* Object registry notes: one id may be held under several types (devices.c
+ * records every -device id as type "device" and every -object id as type
+ * "object"; models may add their own); machine_find_object(m, id, NULL)
+ * matches any type, and machine_remove_object drops every entry of an id. */
+
 /* The PCI root bus is created by main.c (pci_root_bus_new) and stored here. */
 void machine_set_pci_root(Machine *m, struct PCIBus *bus);
 
