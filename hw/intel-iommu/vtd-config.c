@@ -245,8 +245,12 @@ static bool validate_qemu_rules(VtdConfig *cfg, GError **errp)
     if (cfg->pasid_bits && !cfg->scalable_mode) {
         return fail(errp, "Need to set scalable mode for PASID");
     }
-    if (cfg->pasid_bits && cfg->device_iotlb) {
-        return fail(errp, "PASID based device IOTLB is not supported");
+    /* QEMU refuses PASID with a device-TLB; vtdnest implements PASID-based
+     * device-TLB invalidation, and page requests need both, so the opt-in
+     * x-prs lifts the refusal while default behaviour stays QEMU's. */
+    if (cfg->pasid_bits && cfg->device_iotlb && !cfg->x_prs) {
+        return fail(errp, "PASID based device IOTLB is not supported "
+                    "(vtdnest supports it with x-prs=on)");
     }
     return true;
 }
