@@ -166,6 +166,7 @@ enum {
     VTB_FR_LSS_1 = 0x07, VTB_FR_LRT_1 = 0x08, VTB_FR_LCT_1 = 0x09,
     VTB_FR_LRT_3 = 0x0a, VTB_FR_LCT_3 = 0x0b, VTB_FR_LSS_2 = 0x0c,
     VTB_FR_LCT_5 = 0x0d, VTB_FR_LGN_4 = 0x0e,
+    VTB_FR_IR_NOT_INTR = 0x29,
     VTB_FR_RTA_1 = 0x30, VTB_FR_RTA_2 = 0x31, VTB_FR_RTA_4 = 0x33,
     VTB_FR_SRT_1 = 0x38, VTB_FR_SRT_2 = 0x39, VTB_FR_SRT_3 = 0x3a,
     VTB_FR_SCT_1 = 0x40, VTB_FR_SCT_2 = 0x41, VTB_FR_SCT_3 = 0x42,
