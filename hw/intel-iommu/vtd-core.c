@@ -51,6 +51,7 @@ void vtd_free(VtdState *s)
     if (!s) {
         return;
     }
+    VTD_NEST_HOOK(s, destroy);  /* nesting: release host objects */
     vtd_caches_destroy(s);
     g_free(s);
 }
@@ -81,6 +82,8 @@ void vtd_reset(VtdState *s)
     s->irt_eime = false;
     s->fault_index = 0;
     vtd_caches_flush_all(s);
+    vtd_ir_reset(s);        /* ir engineer: empty interrupt entry cache */
+    VTD_NEST_HOOK(s, reset);    /* nesting: TE is off, back to stage 2 */
 }
 
 uint64_t vtd_mmio_size(const VtdState *s)
@@ -113,6 +116,7 @@ static void vtd_cmd_set_root(VtdState *s)
         vtd_caches_flush_all(s);
     }
     vtd_gsts_update(s, VTD_GSTS_RTPS, true);
+    VTD_NEST_HOOK(s, root_table);   /* nesting: old shadows are stale */
 }
 
 /* SIRTP: latch IRTA (entries = 2^(S+1); EIME only with EIM). */
@@ -123,6 +127,7 @@ static void vtd_cmd_set_irt(VtdState *s)
     s->irt_base = irta & VTD_IRTA_BASE_MASK & s->haw_mask;
     s->irt_entries = 1u << (VTD_IRTA_S(irta) + 1);
     s->irt_eime = (s->ecap & VTD_ECAP_EIM) && (irta & VTD_IRTA_EIME);
+    vtd_ir_irt_latched(s);  /* ir engineer: the new table takes effect */
     vtd_gsts_update(s, VTD_GSTS_IRTPS, true);
 }
 
@@ -162,6 +167,7 @@ static void vtd_cmd_translation(VtdState *s, bool enable)
         /* Required in scalable mode; harmless in legacy mode. */
         vtd_caches_flush_all(s);
     }
+    VTD_NEST_HOOK(s, translation);  /* nesting: re-shadow or stage 2 */
 }
 
 static void vtd_gcmd_write(VtdState *s, uint32_t cmd)
@@ -237,6 +243,8 @@ static void vtd_dword_written(VtdState *s, unsigned off)
         return;
     case DMAR_FSTS_REG:
         vtd_fault_fsts_written(s);
+        /* qi engineer: clearing IQE/ITE resumes fetching at IQH (§5.2). */
+        vtd_qi_process(s);
         return;
     case DMAR_FECTL_REG:
         vtd_fault_fectl_written(s);

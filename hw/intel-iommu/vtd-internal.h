@@ -45,6 +45,29 @@ typedef struct VtdFault {
     bool is_ir;             /* interrupt-remapping fault: addr = index << 48 */
 } VtdFault;
 
+/* ---- ir engineer: the interrupt entry cache (vtd-ir.c). A small
+ * direct-mapped cache of present IRTEs, indexed by interrupt index; kept in
+ * VtdState so it needs no allocation and resets with the unit. ---- */
+#define VTD_IEC_SLOTS 256
+typedef struct VtdIecSlot {
+    uint64_t irte[2];       /* the IRTE as fetched (host order) */
+    uint32_t index;         /* interrupt index it belongs to */
+    bool valid;
+} VtdIecSlot;
+typedef struct VtdIec {
+    VtdIecSlot slot[VTD_IEC_SLOTS];
+    uint64_t hits, misses;
+} VtdIec;
+
+/* ---- qi engineer: invalidation listeners (vtd-inval.h) live in the unit,
+ * in a few fixed slots, so registering needs no allocation or teardown. ---- */
+#define VTD_INVAL_LISTENER_SLOTS 4
+struct VtdInvalListener;
+typedef struct VtdInvalListenerSlot {
+    const struct VtdInvalListener *l;
+    void *opaque;
+} VtdInvalListenerSlot;
+
 struct VtdState {
     VtdConfig cfg;
     uint64_t cap, ecap;
@@ -86,7 +109,40 @@ struct VtdState {
     VtdPasidCache *pasid_cache;
 
     VtdStats stats;
+
+    /* ---- ats-prq engineer: where device-TLB invalidations and page group
+     * responses go (vtd-devtlb.c, vtd-prq.c); zero = no device side. ---- */
+    VtdDevTlbSink devtlb_sink;
+    VtdPrqSink prq_sink;
+
+    /* ---- ir engineer: interrupt entry cache (vtd-ir.c). ---- */
+    VtdIec iec;
+    /* ---- qi engineer: vtd-inval.c / vtd-qi.c. ---- */
+    VtdInvalListenerSlot inval_listeners[VTD_INVAL_LISTENER_SLOTS];
+    /* A device-TLB invalidation timed out (FSTS.ITE): the next wait
+     * descriptor, the one closing that batch, is aborted, not completed. */
+    bool iq_abort_next_wait;
+    bool iq_busy;           /* vtd_qi_process is running (no re-entry) */
+    /* ---- nesting engineer: passthrough-device nesting (vtd-nesting.h);
+     * NULL until the first vtd_set_host_device(). ---- */
+    const struct VtdNestHooks *nest_hooks;
+    struct VtdNesting *nesting;
 };
+
+/* ---- nesting engineer: what vtd-core tells the nesting code. Called after
+ * the command took effect; all may be NULL. ---- */
+typedef struct VtdNestHooks {
+    void (*root_table)(VtdState *s);    /* SRTP latched a root table */
+    void (*translation)(VtdState *s);   /* TE changed (see dmar_enabled) */
+    void (*reset)(VtdState *s);         /* vtd_reset() finished */
+    void (*destroy)(VtdState *s);       /* vtd_free(), before the caches go */
+} VtdNestHooks;
+#define VTD_NEST_HOOK(s, fn)                                            \
+    do {                                                                \
+        if ((s)->nest_hooks && (s)->nest_hooks->fn) {                   \
+            (s)->nest_hooks->fn(s);                                     \
+        }                                                               \
+    } while (0)
 
 /* Register image helpers (hardware-side: no masks applied). */
 static inline uint32_t vtd_get32(const VtdState *s, unsigned off)
@@ -184,5 +240,11 @@ void vtd_qi_process(VtdState *s);
 /* Called once GCMD.QIE has latched IQA (iq_base/iq_dw/iq_entries) and set
  * QIES; descriptors already queued (IQT != IQH) may be processed here. */
 void vtd_qi_enabled(VtdState *s);
+
+/* ---- interrupt remapping (vtd-ir.c, ir engineer) ---------------------- */
+/* Power-on / restore: the interrupt entry cache starts empty. */
+void vtd_ir_reset(VtdState *s);
+/* GCMD.SIRTP has latched IRTA: the new table takes effect at once. */
+void vtd_ir_irt_latched(VtdState *s);
 
 #endif

@@ -9,6 +9,7 @@
  * refuses them while QI is on).
  */
 #include "hw/intel-iommu/vtd-cache.h"
+#include "hw/intel-iommu/vtd-inval.h"
 
 #define VTD_GRAN_NONE     0   /* refused / reserved request */
 #define VTD_GRAN_GLOBAL   1
@@ -20,24 +21,44 @@ static bool vtd_reg_inval_allowed(const VtdState *s)
     return !s->qi_enabled && s->ttm == VTD_TTM_LEGACY;
 }
 
+/*
+ * qi engineer: every invalidation goes through vtd_inval_dispatch()
+ * (vtd-inval.h) so that listeners see register-based ones too; each command
+ * is its own batch, synced before the request bit clears.
+ */
+static void vtd_reg_inval_run(VtdState *s, const VtdInvalidation *inv)
+{
+    vtd_inval_dispatch(s, inv);
+    vtd_inval_sync_or_report(s);
+}
+
 static unsigned vtd_ccmd_run(VtdState *s, uint64_t cmd)
 {
-    uint16_t did = VTD_CCMD_DID(cmd);
+    VtdInvalidation inv = {
+        .kind = VTD_INVAL_CONTEXT,
+        .from_register = true,
+        .did = VTD_CCMD_DID(cmd),
+        .sid = VTD_CCMD_SID(cmd),
+        .fm = VTD_CCMD_FM(cmd),
+        .pasid = IOMMU_NO_PASID,
+    };
+    unsigned cirg = VTD_CCMD_CIRG(cmd);
 
-    switch (VTD_CCMD_CIRG(cmd)) {
+    switch (cirg) {
     case VTD_GRAN_GLOBAL:
-        vtd_ctx_cache_invalidate_all(s);
-        return VTD_GRAN_GLOBAL;
+        inv.gran = VTD_INVAL_GRAN_GLOBAL;
+        break;
     case VTD_GRAN_DOMAIN:
-        vtd_ctx_cache_invalidate_domain(s, did);
-        return VTD_GRAN_DOMAIN;
+        inv.gran = VTD_INVAL_GRAN_DOMAIN;
+        break;
     case VTD_GRAN_DEVICE:
-        vtd_ctx_cache_invalidate_device(s, VTD_CCMD_SID(cmd),
-                                        VTD_CCMD_FM(cmd));
-        return VTD_GRAN_DEVICE;
+        inv.gran = VTD_INVAL_GRAN_DEVICE;
+        break;
     default:
         return VTD_GRAN_NONE;
     }
+    vtd_reg_inval_run(s, &inv);
+    return cirg;
 }
 
 void vtd_reg_inval_ccmd(VtdState *s)
@@ -66,7 +87,11 @@ static unsigned vtd_iotlb_run_page(VtdState *s, uint16_t did)
         return VTD_GRAN_NONE;
     }
     addr = VTD_IVA_ADDR(iva) & ~((1ULL << (am + 12)) - 1);
-    vtd_iotlb_invalidate_page(s, did, addr, am, iva & VTD_IVA_IH);
+    vtd_reg_inval_run(s, &(VtdInvalidation){
+        .kind = VTD_INVAL_IOTLB, .gran = VTD_INVAL_GRAN_PAGE,
+        .from_register = true, .did = did, .pasid = IOMMU_NO_PASID,
+        .addr = addr, .am = am, .ih = iva & VTD_IVA_IH,
+    });
     return VTD_GRAN_DEVICE;
 }
 
@@ -76,11 +101,14 @@ static unsigned vtd_iotlb_run(VtdState *s, uint64_t cmd)
 
     switch (VTD_IOTLB_IIRG(cmd)) {
     case VTD_GRAN_GLOBAL:
-        vtd_iotlb_invalidate_all(s);
-        return VTD_GRAN_GLOBAL;
     case VTD_GRAN_DOMAIN:
-        vtd_iotlb_invalidate_domain(s, did);
-        return VTD_GRAN_DOMAIN;
+        vtd_reg_inval_run(s, &(VtdInvalidation){
+            .kind = VTD_INVAL_IOTLB, .from_register = true, .did = did,
+            .pasid = IOMMU_NO_PASID,
+            .gran = VTD_IOTLB_IIRG(cmd) == VTD_GRAN_GLOBAL
+                    ? VTD_INVAL_GRAN_GLOBAL : VTD_INVAL_GRAN_DOMAIN,
+        });
+        return VTD_IOTLB_IIRG(cmd);
     case VTD_GRAN_DEVICE:
         return vtd_iotlb_run_page(s, did);
     default:

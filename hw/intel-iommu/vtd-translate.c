@@ -12,6 +12,7 @@
  */
 #include "hw/intel-iommu/vtd-translate.h"
 #include "hw/intel-iommu/vtd-cache.h"
+#include "hw/intel-iommu/vtd-ir.h"      /* fault 29h (ir engineer) */
 #include "hw/intel-iommu/vtd-tables.h"
 #include "hw/intel-iommu/vtd-walk-fs.h"
 #include "hw/intel-iommu/vtd-walk-ss.h"
@@ -362,9 +363,21 @@ static VtdSsWalk vtd_sm_ss_params(const VtdXlate *x, const VtdPasidEntry *pe)
     return w;
 }
 
+/*
+ * One nested request's SS hook. It remembers its last successful SS walk:
+ * the FS structures (and often the output) of one request tend to share an
+ * SS page when the SS uses 2 MiB/1 GiB pages, and a walk of the same page
+ * with the same access would read the same entries and make no further A/D
+ * update. Nothing outlives the request, so no invalidation is involved.
+ */
 typedef struct VtdNestCtx {
     VtdState *s;
     VtdSsWalk ss;
+    bool memo_valid;
+    unsigned memo_access;
+    bool memo_check_perm;
+    uint64_t memo_gpa;
+    VtdSsResult memo;
 } VtdNestCtx;
 
 static VtdFaultReason vtd_nest_translate(void *opaque, uint64_t gpa,
@@ -373,10 +386,27 @@ static VtdFaultReason vtd_nest_translate(void *opaque, uint64_t gpa,
 {
     VtdNestCtx *n = opaque;
     VtdSsWalk w = n->ss;
+    VtdFaultReason r;
 
+    if (n->memo_valid && n->memo_access == access &&
+        n->memo_check_perm == check_perm &&
+        !((gpa ^ n->memo_gpa) & ~n->memo.page_mask)) {
+        *out = n->memo;
+        out->addr = (n->memo.addr & ~n->memo.page_mask) |
+                    (gpa & n->memo.page_mask);
+        return VTD_FR_NONE;
+    }
     w.access = access;
     w.check_perm = check_perm;
-    return vtd_ss_walk(n->s, &w, gpa, out);
+    r = vtd_ss_walk(n->s, &w, gpa, out);
+    if (r == VTD_FR_NONE) {
+        n->memo_valid = true;
+        n->memo_access = access;
+        n->memo_check_perm = check_perm;
+        n->memo_gpa = gpa;
+        n->memo = *out;
+    }
+    return r;
 }
 
 static bool vtd_sm_finish(VtdXlate *x, const VtdPasidEntry *pe, uint64_t out,
@@ -547,6 +577,16 @@ bool vtd_translate_request(VtdState *s, const IommuRequest *req,
     if (!x.has_pasid && req->at != IOMMU_AT_TRANSLATED &&
         vtd_addr_in_intr_range(req->addr)) {
         vtd_interrupt_window(&x);
+        /* ir engineer: reads/atomics there are not interrupts: IR fault 29h
+         * (vtd-ir.c decides; FI is undefined for it). */
+        if (vtd_ir_window_access_faults(s, req)) {
+            res->ok = false;
+            res->fault_reason = VTD_FR_IR_NOT_INTR;
+            fault->reason = VTD_FR_IR_NOT_INTR;
+            fault->is_ir = true;
+            fault->addr = 0;
+            return true;
+        }
         return false;
     }
     if (!s->dmar_enabled) {

@@ -94,8 +94,11 @@ static uint64_t bytes_to_page_end(uint64_t addr, uint64_t page_mask, uint64_t ca
     return left >= cap - 1 ? cap : left + 1;
 }
 
-MemTxResult pci_dma_rw(PCIDevice *d, uint64_t addr, void *buf, uint64_t len,
-                       bool is_write, PCIDmaAttrs attrs)
+/* pci_dma_rw; fault (may be NULL) reports the page the IOMMU refused
+ * (ats-prq engineer: PRI-capable devices react to the fault reason). */
+MemTxResult pci_dma_rw_fault(PCIDevice *d, uint64_t addr, void *buf,
+                             uint64_t len, bool is_write, PCIDmaAttrs attrs,
+                             PCIDmaFault *fault)
 {
     Machine *m = d->machine;
     uint8_t *p = buf;
@@ -104,6 +107,9 @@ MemTxResult pci_dma_rw(PCIDevice *d, uint64_t addr, void *buf, uint64_t len,
     MemTxResult ret = MEMTX_OK;
     uint64_t done = 0;
 
+    if (fault) {
+        *fault = (PCIDmaFault){ 0 };
+    }
     if (!pci_bus_master_enabled(d)) {
         ret = MEMTX_ERROR;
         goto out;
@@ -130,6 +136,10 @@ MemTxResult pci_dma_rw(PCIDevice *d, uint64_t addr, void *buf, uint64_t len,
             ops->translate(iommu_opaque, &req, &res);
             if (!res.ok || res.is_interrupt || (res.perm & req.access) != req.access) {
                 ret = MEMTX_ERROR; /* the IOMMU has recorded the fault */
+                if (fault) {
+                    *fault = (PCIDmaFault){ .iommu = true, .addr = cur,
+                                            .reason = res.ok ? 0 : res.fault_reason };
+                }
                 break;
             }
             out_addr = res.out_addr;
@@ -146,4 +156,10 @@ out:
         memset(p + done, 0, len - done);
     }
     return ret;
+}
+
+MemTxResult pci_dma_rw(PCIDevice *d, uint64_t addr, void *buf, uint64_t len,
+                       bool is_write, PCIDmaAttrs attrs)
+{
+    return pci_dma_rw_fault(d, addr, buf, len, is_write, attrs, NULL);
 }

@@ -117,4 +117,133 @@ typedef struct VtdStats {
 } VtdStats;
 void vtd_get_stats(const VtdState *s, VtdStats *out);
 
+
+/* ---- Device-TLB (ATS) and page requests (ats-prq engineer) ---------------
+ * The unit does not know devices: the VMM registers sinks that reach them.
+ * vtd-devtlb.c / vtd-prq.c. Without a sink, device-TLB invalidations
+ * complete at once and page responses go nowhere.
+ */
+
+/* Page group response codes (page group response descriptor RC field). */
+#define VTD_PRG_RC_SUCCESS          0x0
+#define VTD_PRG_RC_INVALID_REQUEST  0x1
+#define VTD_PRG_RC_FAILURE          0xf
+
+typedef struct VtdDevTlbSink {
+    void *opaque;
+    /*
+     * Forward an ATS invalidation to the device(s) answering to sid. pasid
+     * is IOMMU_NO_PASID for a request without PASID (type 3 descriptor);
+     * global: every PASID of the function. [addr, addr + size) is the range;
+     * size UINT64_MAX with addr 0 means the whole address space. Returns
+     * false when a device did not complete in time (-> FSTS.ITE).
+     */
+    bool (*invalidate)(void *opaque, uint16_t sid, uint32_t pasid, bool global,
+                       uint64_t addr, uint64_t size);
+} VtdDevTlbSink;
+
+typedef struct VtdPrqSink {
+    void *opaque;
+    /* A page group response (software's type 9 descriptor, or one the unit
+     * generated itself) for the device answering to sid. */
+    void (*page_response)(void *opaque, uint16_t sid, uint32_t pasid,
+                          bool pasid_present, uint16_t prgi, uint8_t rc);
+} VtdPrqSink;
+
+void vtd_set_devtlb_sink(VtdState *s, const VtdDevTlbSink *sink);
+void vtd_set_prq_sink(VtdState *s, const VtdPrqSink *sink);
+
+/*
+ * ATS invalidation range of a device-TLB descriptor: ADDR[63:12] and the S
+ * bit. S=0: the 4 KiB page. S=1: the lowest clear bit of ADDR[63:12] gives
+ * the size (bit 12 clear: 8 KiB, bit 13: 16 KiB, ...); ADDR[63:12] all ones
+ * (or a size of 2^64) is the whole space: *base 0, *size UINT64_MAX.
+ */
+void vtd_ats_decode_range(uint64_t addr, bool size_bit, uint64_t *base,
+                          uint64_t *size);
+
+/*
+ * A PCIe page request (PRI) from the device sid. pasid is ignored unless
+ * pasid_present. Returns true when it was written into the page request
+ * queue (software answers with a page group response); false when it was
+ * not (fault, overflow, PRS unsupported): if it was the last of its group
+ * (lpig) the unit has already sent the automatic response through the prq
+ * sink.
+ */
+bool vtd_page_request(VtdState *s, uint16_t sid, uint32_t pasid,
+                      bool pasid_present, uint64_t addr, bool read, bool write,
+                      bool exec, bool priv, bool lpig, uint16_t prgi);
+
+
+/* ---- Interrupt remapping and saved state (ir engineer) -------------------
+ * vtd-ir.c, vtd-state.c; the saved-state format is docs/saved-state.md.
+ */
+
+/* vtd_interrupt(), also telling whether the message was remapped (false:
+ * passed through in compatibility format). */
+bool vtd_interrupt_ex(VtdState *s, uint16_t sid, uint64_t addr, uint32_t data,
+                      uint64_t *out_addr, uint32_t *out_data, bool *remapped);
+
+/*
+ * Append the unit's architectural state (registers, latched pointers,
+ * enables, queue and fault positions; never the caches) to out. Returns
+ * false only for internal errors.
+ */
+bool vtd_state_save(VtdState *s, GByteArray *out);
+/*
+ * Replace the unit's state with a blob from vtd_state_save() of a unit with
+ * the same CAP/ECAP. The blob is fully validated first: on error (corrupt,
+ * truncated, other version or configuration) the unit is left untouched.
+ * Caches start empty.
+ */
+bool vtd_state_load(VtdState *s, const uint8_t *buf, size_t len, GError **errp);
+
+/* ---- Nested translation for passthrough devices (nesting engineer) ------
+ * hw/intel-iommu/vtd-nesting.c and friends; docs/nesting.md.
+ */
+
+/* One guest RAM block: GPA range, the host memory behind it, read-only. */
+typedef bool (*VtdRamBlockFn)(void *ctx, uint64_t gpa, uint64_t size,
+                              void *host, bool readonly, GError **errp);
+/* How the unit enumerates guest RAM (the machine: machine_foreach_ram).
+ * foreach calls fn for every block in address order and stops at the first
+ * false, returning it. */
+typedef struct VtdRamSource {
+    void *opaque;
+    bool (*foreach)(void *opaque, VtdRamBlockFn fn, void *ctx, GError **errp);
+} VtdRamSource;
+
+/* Must be set before the first vtd_set_host_device(). */
+void vtd_nesting_set_ram_source(VtdState *s, const VtdRamSource *ram);
+/*
+ * Take over a passthrough device's host translation (IommuOps hook): checks
+ * the host unit against the guest configuration, joins a stage-2 container
+ * and shadows the guest's current tables. False with one actionable line.
+ */
+bool vtd_set_host_device(VtdState *s, struct HostIommuDevice *hd, GError **errp);
+/* Hot unplug / teardown: every host object the device used is released. */
+void vtd_unset_host_device(VtdState *s, struct HostIommuDevice *hd);
+/* Re-read every guest structure (after restoring saved state). */
+void vtd_nesting_resync(VtdState *s);
+
+typedef struct VtdNestingCounts {
+    unsigned containers;      /* IOAS containers */
+    unsigned s2_hwpts;        /* nest-parent stage-2 HWPTs */
+    unsigned devices;         /* host devices owned */
+    unsigned nested_hwpts;    /* first-stage HWPTs (RID + PASIDs) */
+    uint64_t host_inval_calls;    /* IOMMU_HWPT_INVALIDATE calls so far */
+    uint64_t host_inval_entries;  /* entries sent in them */
+} VtdNestingCounts;
+void vtd_nesting_counts(VtdState *s, VtdNestingCounts *out);
+/*
+ * The nesting state as a GVariant dictionary (JSON-able with
+ * json_gvariant_serialize): {"containers": [{"iommufd", "ioas", "ro-free",
+ * "hwpts": [{"id", "coherent", "users": [dev names]}]}], "devices": [{"name",
+ * "host", "sid", "s2-hwpt", "attachments": [{"pasid", "rid", "kind",
+ * "did", "hwpt", "why"}]}], "host-invalidate-calls", ...}. Floating ref.
+ */
+GVariant *vtd_nesting_report(VtdState *s);
+/* The same, as readable lines (caller frees). */
+char *vtd_nesting_report_text(VtdState *s);
+
 #endif

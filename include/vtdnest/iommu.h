@@ -49,10 +49,21 @@ typedef struct IommuResult {
     bool user;           /* ATS: U bit for translation completions */
 } IommuResult;
 
+struct HostIommuDevice;
+struct _GError;
+
 typedef struct IommuOps {
     /* Translate one request. Never fails for internal reasons; guest mistakes
      * produce !ok with the fault already recorded/suppressed. */
     void (*translate)(void *opaque, const IommuRequest *req, IommuResult *res);
+    /*
+     * A passthrough device behind this IOMMU (optional). On success the
+     * vIOMMU owns the device's host translation (stage 2, nested HWPTs) until
+     * unset; false with errp set refuses the device (realize fails).
+     */
+    bool (*set_host_device)(void *opaque, struct HostIommuDevice *hd,
+                            struct _GError **errp);
+    void (*unset_host_device)(void *opaque, struct HostIommuDevice *hd);
 } IommuOps;
 
 #endif

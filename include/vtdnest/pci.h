@@ -114,6 +114,10 @@ struct PCIDevice {
     bool multifunction;             /* header type bit 7 on function 0 */
     bool intx_level;                /* INTx asserted (reflected in STATUS bit 3) */
     char *bar_names[PCI_NUM_BARS];  /* names of the mapped BAR regions */
+
+    /* ---- ats-prq engineer: ATS/PRI callbacks of the device model (NULL for
+     * devices without an address translation cache); see PCIAtsOps. ---- */
+    const struct PCIAtsOps *ats_ops;
 };
 
 /* Bus topology. */
@@ -248,5 +252,100 @@ uint8_t pci_dev_bus_num(PCIDevice *d);
 /* Route a configuration cycle (bus number as programmed) to a device, from
  * the root bus through bridges; NULL when nothing answers. */
 PCIDevice *pci_route_config(PCIBus *root, uint8_t bus, uint8_t devfn);
+
+
+/* ---- ATS, PRI and PASID (ats-prq engineer; hw/pci/pci-dma.c) -------------
+ * Devices with an address translation cache ask the IOMMU for translations
+ * (ATS translation requests), then DMA with the translated address; the
+ * IOMMU reaches them back by requester id for invalidations and page group
+ * responses. docs/devices.md describes the iommu-testdev side.
+ */
+#define PCI_EXP_FLAGS_VER2          0x0002
+#define PCI_EXP_TYPE_RC_END         0x9     /* root complex integrated endpoint */
+#define PCI_EXP_CAP_SIZE_V2         0x3c
+/* ATS extended capability (+4 capability, +6 control). */
+#define PCI_ATS_CAP                 4
+#define PCI_ATS_CTRL                6
+#define  PCI_ATS_CTRL_ENABLE        0x8000
+#define  PCI_ATS_CTRL_STU_MASK      0x001f
+#define PCI_ATS_CAP_SIZE            8
+/* PRI extended capability. */
+#define PCI_PRI_CTRL                4
+#define  PCI_PRI_CTRL_ENABLE        0x0001
+#define  PCI_PRI_CTRL_RESET         0x0002
+#define PCI_PRI_STATUS              6
+#define  PCI_PRI_STATUS_RF          0x0001  /* response failure, RW1C */
+#define  PCI_PRI_STATUS_UPRGI       0x0002  /* unexpected PRG index, RW1C */
+#define  PCI_PRI_STATUS_STOPPED     0x0100
+#define PCI_PRI_MAX_REQ             8       /* outstanding capacity, RO */
+#define PCI_PRI_ALLOC_REQ           12      /* outstanding allocation, RW */
+#define PCI_PRI_CAP_SIZE            16
+/* PASID extended capability. */
+#define PCI_PASID_CAP               4
+#define  PCI_PASID_CAP_EXEC         0x0002
+#define  PCI_PASID_CAP_PRIV         0x0004
+#define  PCI_PASID_CAP_WIDTH_SHIFT  8
+#define PCI_PASID_CTRL              6
+#define  PCI_PASID_CTRL_ENABLE      0x0001
+#define  PCI_PASID_CTRL_EXEC        0x0002
+#define  PCI_PASID_CTRL_PRIV        0x0004
+#define PCI_PASID_CAP_SIZE          8
+
+typedef struct PCIAtsOps {
+    /* ATS invalidation of [addr, addr + size) (size UINT64_MAX: all) for
+     * pasid (IOMMU_NO_PASID: entries without PASID) or, global, every
+     * PASID. False: the device did not complete it in time. */
+    bool (*invalidate)(PCIDevice *d, uint32_t pasid, bool global,
+                       uint64_t addr, uint64_t size);
+    /* PRI page group response (rc: 0 success, 1 invalid request, 0xf
+     * response failure). */
+    void (*page_response)(PCIDevice *d, uint32_t pasid, bool pasid_present,
+                          uint16_t prgi, uint8_t rc);
+} PCIAtsOps;
+
+/* Config-space helper: a PCIe capability (v2, RC integrated endpoint) that
+ * also makes extended config space reachable. Returns its offset or 0. */
+uint8_t pci_express_init(PCIDevice *d);
+
+/*
+ * ATS translation request (AT=01b) for the page containing addr. pasid is
+ * IOMMU_NO_PASID for none. False when it cannot be sent (bus mastering off,
+ * no IOMMU) or the IOMMU answered Unsupported Request (res->ok false). A
+ * completion without the wanted rights is ok with res->perm lacking them.
+ */
+bool pci_ats_translate(PCIDevice *d, uint64_t addr, uint32_t pasid, bool priv,
+                       bool no_write, IommuResult *res);
+
+/* pci_dma_rw that also tells which page the IOMMU refused, and why. */
+typedef struct PCIDmaFault {
+    bool iommu;             /* the IOMMU refused a page (fields below valid) */
+    uint8_t reason;         /* its fault reason (0: blocked, or no rights) */
+    uint64_t addr;          /* the refused input address */
+} PCIDmaFault;
+MemTxResult pci_dma_rw_fault(PCIDevice *d, uint64_t addr, void *buf,
+                             uint64_t len, bool is_write, PCIDmaAttrs attrs,
+                             PCIDmaFault *fault);
+
+/* Where page requests go: installed by the IOMMU glue of the machine. */
+typedef struct PCIPriHook {
+    void *opaque;
+    /* True when the request was queued for software to answer. */
+    bool (*page_request)(void *opaque, uint16_t sid, uint32_t pasid,
+                         bool pasid_present, uint64_t addr, bool read,
+                         bool write, bool exec, bool priv, bool lpig,
+                         uint16_t prgi);
+} PCIPriHook;
+void pci_set_pri_hook(Machine *m, const PCIPriHook *hook);
+
+typedef enum PCIPriResult {
+    PCI_PRI_NO_IOMMU,       /* nothing takes page requests */
+    PCI_PRI_QUEUED,         /* a page group response will follow */
+    PCI_PRI_NOT_QUEUED,     /* refused; an automatic response (if the group
+                               ended) has already been delivered */
+} PCIPriResult;
+/* A page request message from d (its requester id). */
+PCIPriResult pci_page_request(PCIDevice *d, uint32_t pasid, uint64_t addr,
+                              bool read, bool write, bool exec, bool priv,
+                              bool lpig, uint16_t prgi);
 
 #endif
