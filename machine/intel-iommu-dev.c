@@ -14,6 +14,7 @@
 #include "hw/intel-iommu/vtd-regs.h"
 #include "machine/intel-iommu-ats.h"   /* ats-prq: ATS/PRI wiring */
 #include "machine/intel-iommu-qmp.h"   /* ir: saved-state QMP commands */
+#include "machine/intel-iommu-nesting.h" /* nesting: passthrough devices */
 
 typedef struct IntelIommuDev {
     Machine *m;
@@ -91,8 +92,27 @@ static void iommu_translate(void *opaque, const IommuRequest *req,
     vtd_translate(d->vtd, req, res);
 }
 
+/* ---- nesting engineer: passthrough devices (vtd-nesting.c) ---- */
+static bool iommu_set_host_device(void *opaque, struct HostIommuDevice *hd,
+                                  GError **errp)
+{
+    IntelIommuDev *d = opaque;
+
+    return vtd_set_host_device(d->vtd, hd, errp);
+}
+
+static void iommu_unset_host_device(void *opaque, struct HostIommuDevice *hd)
+{
+    IntelIommuDev *d = opaque;
+
+    vtd_unset_host_device(d->vtd, hd);
+}
+/* ---- end nesting ---- */
+
 static const IommuOps iommu_ops = {
     .translate = iommu_translate,
+    .set_host_device = iommu_set_host_device,       /* nesting */
+    .unset_host_device = iommu_unset_host_device,   /* nesting */
 };
 
 /* Remappable-format interrupt requests have address bit 4 set. */
@@ -170,6 +190,7 @@ static bool intel_iommu_create(Machine *m, DeviceOpts *opts, GError **errp)
     machine_register_cleanup(m, iommu_cleanup, d);
     intel_iommu_ats_connect(m, d->vtd);     /* ats-prq: device-TLB, PRI */
     intel_iommu_qmp_connect(m, d->vtd);     /* ir: x-vtdnest-save/load-state */
+    intel_iommu_nesting_connect(m, d->vtd); /* nesting: RAM view, state report */
     return true;
 }
 

@@ -18,6 +18,7 @@
 #include <json-glib/json-glib.h>
 
 #include "machine/chardev.h"
+#include "vtdnest/qmp-hotplug.h"
 #include "vtdnest/servers.h"
 
 #ifndef VTDNEST_VERSION_MAJOR
@@ -441,6 +442,9 @@ static void qmp_commands_init(void)
     add_command("cont", cmd_cont, NULL);
     add_command("system_reset", cmd_system_reset, NULL);
     add_command("quit", cmd_quit, NULL);
+    /* QEMU-named hotplug commands (machine/qmp-hotplug.c). */
+    add_command("device_add", qmp_cmd_device_add, NULL);
+    add_command("device_del", qmp_cmd_device_del, NULL);
 }
 
 void qmp_register_command(const char *name, QmpCommandFn fn, void *opaque)

@@ -14,10 +14,14 @@
 
 /* How to get the ERRATA flag: it is only visible through IOMMU_GET_HW_INFO
  * on an open device, which the probe deliberately does not do. */
+/* Used inside `...`: vtdnest needs a monitor; the QMP query prints the
+ * HostIommuDevice fields (docs/iommufd.md). No vIOMMU, so a host unit
+ * without nesting support still answers. */
 #define HW_INFO_COMMAND \
     "vtdnest -machine q35 -object iommufd,id=iommufd0 " \
-    "-device intel-iommu,scalable-mode=on,flts=on,caching-mode=on " \
-    "-device vfio-pci,host=%s,iommufd=iommufd0"
+    "-device vfio-pci,host=%s,iommufd=iommufd0 -qmp stdio` then send " \
+    "`{\"execute\": \"qmp_capabilities\"}` and " \
+    "`{\"execute\": \"x-vtdnest-query-host-iommu\"}`"
 
 static void add(GPtrArray *list, char *line)
 {

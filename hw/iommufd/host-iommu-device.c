@@ -4,6 +4,7 @@
  * PASID at a HWPT/IOAS (VFIO_DEVICE_{ATTACH,DETACH}_IOMMUFD_PT).
  */
 #include "vtdnest/host-iommu-device.h"
+#include "vtdnest/iommu.h"
 
 #include <errno.h>
 
@@ -12,17 +13,15 @@
 #define VTD_CAP_MGAW_MASK   0x3fULL
 #define VTD_ECAP_SC         (1ULL << 7)
 
-/* The uAPI and vtdnest/iommu.h spell "no PASID" differently (0 vs ~0). */
-#define IOMMU_H_NO_PASID    UINT32_MAX
-
 typedef struct CdevHostIommuDevice {
     HostIommuDevice hd;   /* first: the ops get &hd */
     int cdev_fd;          /* not owned: the device model closes it */
 } CdevHostIommuDevice;
 
+/* The vIOMMU says IOMMU_NO_PASID (~0) for the RID; VFIO says 0. */
 static uint32_t uapi_pasid(uint32_t pasid)
 {
-    return pasid == IOMMU_H_NO_PASID ? IOMMU_NO_PASID : pasid;
+    return pasid == IOMMU_NO_PASID ? IOMMUFD_NO_PASID : pasid;
 }
 
 static bool cdev_attach(HostIommuDevice *hd, uint32_t pasid, uint32_t pt_id,
@@ -32,7 +31,7 @@ static bool cdev_attach(HostIommuDevice *hd, uint32_t pasid, uint32_t pt_id,
 
     if (!vfio_cdev_attach(hd->be, c->cdev_fd, uapi_pasid(pasid), pt_id, NULL,
                           errp)) {
-        g_prefix_error(errp, "%s: ", hd->name);
+        g_prefix_error(errp, "host %s: ", hd->host_bdf ? hd->host_bdf : hd->name);
         return false;
     }
     return true;
@@ -43,7 +42,7 @@ static bool cdev_detach(HostIommuDevice *hd, uint32_t pasid, GError **errp)
     CdevHostIommuDevice *c = (CdevHostIommuDevice *)hd;
 
     if (!vfio_cdev_detach(hd->be, c->cdev_fd, uapi_pasid(pasid), errp)) {
-        g_prefix_error(errp, "%s: ", hd->name);
+        g_prefix_error(errp, "host %s: ", hd->host_bdf ? hd->host_bdf : hd->name);
         return false;
     }
     return true;
@@ -85,8 +84,8 @@ HostIommuDevice *host_iommu_device_new(IommufdBackend *be, const char *iommufd_i
     CdevHostIommuDevice *c;
 
     if (!iommufd_backend_get_hw_info(be, dev_id, &info, errp)) {
-        g_prefix_error(errp, "%s: cannot read the host IOMMU capabilities: ",
-                       name);
+        g_prefix_error(errp, "host %s: cannot read the host IOMMU capabilities: ",
+                       host_bdf ? host_bdf : name);
         return NULL;
     }
     c = g_new0(CdevHostIommuDevice, 1);

@@ -318,8 +318,8 @@ bool vfio_cdev_attach(IommufdBackend *be, int cdev_fd, uint32_t pasid, uint32_t 
 {
     /* Without PASID use the 12-byte form so kernels before 6.15 accept it. */
     struct vfio_device_attach_iommufd_pt a = {
-        .argsz = pasid != IOMMU_NO_PASID ? sizeof(a) : VFIO_DEVICE_ATTACH_IOMMUFD_PT_MINSZ,
-        .flags = pasid != IOMMU_NO_PASID ? VFIO_DEVICE_ATTACH_PASID : 0,
+        .argsz = pasid != IOMMUFD_NO_PASID ? sizeof(a) : VFIO_DEVICE_ATTACH_IOMMUFD_PT_MINSZ,
+        .flags = pasid != IOMMUFD_NO_PASID ? VFIO_DEVICE_ATTACH_PASID : 0,
         .pt_id = pt_id,
         .pasid = pasid,
     };
@@ -337,8 +337,8 @@ bool vfio_cdev_attach(IommufdBackend *be, int cdev_fd, uint32_t pasid, uint32_t 
 bool vfio_cdev_detach(IommufdBackend *be, int cdev_fd, uint32_t pasid, GError **errp)
 {
     struct vfio_device_detach_iommufd_pt d = {
-        .argsz = pasid != IOMMU_NO_PASID ? sizeof(d) : VFIO_DEVICE_DETACH_IOMMUFD_PT_MINSZ,
-        .flags = pasid != IOMMU_NO_PASID ? VFIO_DEVICE_DETACH_PASID : 0,
+        .argsz = pasid != IOMMUFD_NO_PASID ? sizeof(d) : VFIO_DEVICE_DETACH_IOMMUFD_PT_MINSZ,
+        .flags = pasid != IOMMUFD_NO_PASID ? VFIO_DEVICE_DETACH_PASID : 0,
         .pasid = pasid,
     };
 

@@ -73,7 +73,7 @@ static bool any_pasid_attached(SimDevice *dev)
 
     g_hash_table_iter_init(&it, dev->attached);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
-        if (GPOINTER_TO_UINT(key) != IOMMU_NO_PASID) {
+        if (GPOINTER_TO_UINT(key) != IOMMUFD_NO_PASID) {
             return true;
         }
     }
@@ -83,9 +83,9 @@ static bool any_pasid_attached(SimDevice *dev)
 /* Core + driver rules for putting h on (dev, pasid); 0 or -errno, no side effects. */
 static int attach_checks(SimDevice *dev, uint32_t pasid, SimHwpt *h)
 {
-    SimHwpt *rid = g_hash_table_lookup(dev->attached, GUINT_TO_POINTER(IOMMU_NO_PASID));
+    SimHwpt *rid = g_hash_table_lookup(dev->attached, GUINT_TO_POINTER(IOMMUFD_NO_PASID));
 
-    if (pasid != IOMMU_NO_PASID) {
+    if (pasid != IOMMUFD_NO_PASID) {
         if (!(h->flags & IOMMU_HWPT_ALLOC_PASID)) {
             return -EINVAL;
         }
@@ -104,7 +104,7 @@ static int attach_checks(SimDevice *dev, uint32_t pasid, SimHwpt *h)
             if (o == dev || o->group != dev->group || o->ctx != dev->ctx) {
                 continue;
             }
-            oh = g_hash_table_lookup(o->attached, GUINT_TO_POINTER(IOMMU_NO_PASID));
+            oh = g_hash_table_lookup(o->attached, GUINT_TO_POINTER(IOMMUFD_NO_PASID));
             if (oh && oh != h) {
                 return -EINVAL;
             }
@@ -120,7 +120,7 @@ static int attach_checks(SimDevice *dev, uint32_t pasid, SimHwpt *h)
 static int auto_domain(SimDevice *dev, uint32_t pasid, SimIoas *ioas, SimHwpt **out,
                        bool *created)
 {
-    uint32_t flags = pasid != IOMMU_NO_PASID ? IOMMU_HWPT_ALLOC_PASID : 0;
+    uint32_t flags = pasid != IOMMUFD_NO_PASID ? IOMMU_HWPT_ALLOC_PASID : 0;
     SimHwpt *h;
     int rc;
 
@@ -196,7 +196,7 @@ static int do_attach(SimDevice *dev, uint32_t pasid, uint32_t pt_id, uint32_t *o
         goto out_free_auto;
     }
     /* Only requests without PASID carry the device's reserved regions. */
-    if (pasid == IOMMU_NO_PASID && (!old || old->ioas != h->ioas)) {
+    if (pasid == IOMMUFD_NO_PASID && (!old || old->ioas != h->ioas)) {
         rc = add_dev_resv(dev, h->ioas);
         if (rc) {
             goto out_free_auto;
@@ -206,7 +206,7 @@ static int do_attach(SimDevice *dev, uint32_t pasid, uint32_t pt_id, uint32_t *o
     g_hash_table_insert(dev->attached, GUINT_TO_POINTER(pasid), h);
     h->obj.users++;
     if (old) {
-        if (pasid == IOMMU_NO_PASID && old->ioas != h->ioas) {
+        if (pasid == IOMMUFD_NO_PASID && old->ioas != h->ioas) {
             sim_ioas_remove_resv(old->ioas, dev);
         }
         hwpt_put_attachment(dev, old);
@@ -225,7 +225,7 @@ out_free_auto:
 static int cdev_attach(SimDevice *dev, void *arg)
 {
     struct vfio_device_attach_iommufd_pt a;
-    uint32_t pasid = IOMMU_NO_PASID;
+    uint32_t pasid = IOMMUFD_NO_PASID;
     uint32_t out_id = 0;
     int rc;
 
@@ -240,7 +240,7 @@ static int cdev_attach(SimDevice *dev, void *arg)
             return -EINVAL;
         }
         pasid = a.pasid;
-        if (pasid == IOMMU_NO_PASID || pasid >= (1ull << sim_device_max_pasid_log2(dev))) {
+        if (pasid == IOMMUFD_NO_PASID || pasid >= (1ull << sim_device_max_pasid_log2(dev))) {
             return -EINVAL;
         }
     }
@@ -257,7 +257,7 @@ static int cdev_attach(SimDevice *dev, void *arg)
 static int cdev_detach(SimDevice *dev, void *arg)
 {
     struct vfio_device_detach_iommufd_pt d;
-    uint32_t pasid = IOMMU_NO_PASID;
+    uint32_t pasid = IOMMUFD_NO_PASID;
     SimHwpt *old;
 
     if (!copy_in(&d, arg, VFIO_DEVICE_DETACH_IOMMUFD_PT_MINSZ, sizeof(d))) {
@@ -277,7 +277,7 @@ static int cdev_detach(SimDevice *dev, void *arg)
         return 0;   /* detaching nothing is a silent success */
     }
     g_hash_table_remove(dev->attached, GUINT_TO_POINTER(pasid));
-    if (pasid == IOMMU_NO_PASID) {
+    if (pasid == IOMMUFD_NO_PASID) {
         sim_ioas_remove_resv(old->ioas, dev);
     }
     hwpt_put_attachment(dev, old);

@@ -50,7 +50,7 @@ bool sim_fault_report(SimFault *f, uint32_t dev_id, uint32_t pasid, uint64_t add
     }
     r = g_new0(struct iommu_hwpt_pgfault, 1);
     r->flags = IOMMU_PGFAULT_FLAGS_LAST_PAGE |
-               (pasid != IOMMU_NO_PASID ? IOMMU_PGFAULT_FLAGS_PASID_VALID : 0);
+               (pasid != IOMMUFD_NO_PASID ? IOMMU_PGFAULT_FLAGS_PASID_VALID : 0);
     r->dev_id = dev_id;
     r->pasid = pasid;
     r->grpid = f->next_grpid++ & 0x1ff;   /* PRG index is 9 bits */

@@ -239,7 +239,7 @@ int sim_hwpt_check_attach(SimHwpt *h, SimDevice *dev, uint32_t pasid)
     if (!h->parent) {
         return 0;
     }
-    if (pasid != IOMMU_NO_PASID) {
+    if (pasid != IOMMUFD_NO_PASID) {
         if (!sim_unit_pasid(u)) {
             return -EOPNOTSUPP;
         }

@@ -82,7 +82,7 @@ void vfio_cdev_close(IommufdBackend *be, int cdev_fd);
 bool vfio_cdev_bind(IommufdBackend *be, int cdev_fd, uint32_t *dev_id, GError **errp);
 /*
  * Attach (or replace, if already attached) to an IOAS or HWPT; out_hwpt_id
- * (may be NULL) receives the HWPT really used. pasid IOMMU_NO_PASID (0)
+ * (may be NULL) receives the HWPT really used. pasid IOMMUFD_NO_PASID (0)
  * means requests without PASID.
  */
 bool vfio_cdev_attach(IommufdBackend *be, int cdev_fd, uint32_t pasid, uint32_t pt_id,

@@ -77,7 +77,7 @@ typedef struct IommufdSimFault {
 } IommufdSimFault;
 
 /*
- * DMA by host device host_bdf with pasid (IOMMU_NO_PASID = 0 for requests
+ * DMA by host device host_bdf with pasid (IOMMUFD_NO_PASID = 0 for requests
  * without PASID) of len bytes at iova, as untranslated user-level requests.
  * Returns true when every byte was transferred; otherwise fills *fault (may be
  * NULL) and stops at the first faulting page (earlier pages were transferred).

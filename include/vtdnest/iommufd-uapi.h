@@ -82,7 +82,7 @@ enum {
 #define VFIO_DEVICE_DETACH_IOMMUFD_PT IOMMUFD_IO(VFIO_CDEV_BASE + 20)   /* 0x3B78 */
 
 /* PASID 0 is "no PASID" (requests without PASID, VT-d RID_PASID). */
-#define IOMMU_NO_PASID 0u
+#define IOMMUFD_NO_PASID 0u
 
 /* ---- objects and IOAS ---- */
 

@@ -44,11 +44,11 @@ static void run_sequence(IommufdBackend *be, int cdev, Ids *ids)
     iommufd_backend_alloc_hwpt(be, ids->dev, ids->parent, IOMMU_HWPT_ALLOC_PASID,
                                IOMMU_HWPT_DATA_VTD_S1, &s1_data, sizeof(s1_data), 0,
                                &ids->nested, NULL);
-    vfio_cdev_attach(be, cdev, IOMMU_NO_PASID, ids->parent, &ids->hwpt_out, NULL);
+    vfio_cdev_attach(be, cdev, IOMMUFD_NO_PASID, ids->parent, &ids->hwpt_out, NULL);
     vfio_cdev_attach(be, cdev, 9, ids->nested, &ids->hwpt_out, NULL);
     iommufd_backend_invalidate(be, ids->nested, inv_entries, 2, &ids->done, NULL);
     vfio_cdev_detach(be, cdev, 9, NULL);
-    vfio_cdev_detach(be, cdev, IOMMU_NO_PASID, NULL);
+    vfio_cdev_detach(be, cdev, IOMMUFD_NO_PASID, NULL);
     iommufd_backend_destroy(be, ids->nested, NULL);
     iommufd_backend_destroy(be, ids->parent, NULL);
     iommufd_backend_unmap(be, ids->ioas, 0, UINT64_MAX, &unmapped, NULL);
@@ -210,7 +210,7 @@ static void test_backend_on_sim(void **state)
     assert_true(iommufd_backend_alloc_hwpt(be, dev, parent, IOMMU_HWPT_FAULT_ID_VALID,
                                            IOMMU_HWPT_DATA_VTD_S1, &s1_data, sizeof(s1_data),
                                            fault_id, &nested, &err));
-    assert_true(vfio_cdev_attach(be, cdev, IOMMU_NO_PASID, nested, &out, &err));
+    assert_true(vfio_cdev_attach(be, cdev, IOMMUFD_NO_PASID, nested, &out, &err));
     assert_int_equal(out, nested);
 
     /* A faulting DMA reaches the VMM through the backend. */
@@ -248,7 +248,7 @@ static void test_backend_on_sim(void **state)
     assert_true(g_error_matches(err, IOMMUFD_ERROR, EBUSY));
     assert_non_null(strstr(err->message, "IOMMU_DESTROY object"));
     g_clear_error(&err);
-    assert_true(vfio_cdev_detach(be, cdev, IOMMU_NO_PASID, &err));
+    assert_true(vfio_cdev_detach(be, cdev, IOMMUFD_NO_PASID, &err));
     assert_true(iommufd_backend_destroy(be, nested, &err));
     assert_true(iommufd_backend_destroy(be, parent, &err));
     assert_true(iommufd_backend_unmap(be, ioas, 0, UINT64_MAX, &unmapped, &err));
