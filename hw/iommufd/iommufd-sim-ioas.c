@@ -453,8 +453,10 @@ int sim_ioas_iova_ranges(SimCtx *ctx, void *cmd, bool *copy_out)
     if (cap && !r->allowed_iovas) {
         return -EFAULT;
     }
-    memcpy((void *)(uintptr_t)r->allowed_iovas, ranges->data,
-           MIN(cap, ranges->len) * sizeof(struct iommu_iova_range));
+    if (cap && ranges->len) {   /* a size query passes no buffer */
+        memcpy((void *)(uintptr_t)r->allowed_iovas, ranges->data,
+               MIN(cap, ranges->len) * sizeof(struct iommu_iova_range));
+    }
     r->num_iovas = ranges->len;
     r->out_iova_alignment = sim_ioas_alignment(ioas);
     if (ranges->len > cap) {
