@@ -149,10 +149,13 @@ static void edu_dma_start(EduState *s, uint64_t cmd)
 {
     Machine *m = s->pci->machine;
     int64_t now_ms = machine_clock_ns(m) / 1000000;
+    int64_t due_ms = now_ms + EDU_DMA_DELAY_MS;
 
     s->dma_cmd = cmd;
-    /* QEMU arms a millisecond timer: now (in whole ms) + 100 ms. */
-    machine_timer_mod(s->dma_timer, (now_ms + EDU_DMA_DELAY_MS) * 1000000);
+    /* QEMU arms a millisecond timer: now (in whole ms) + 100 ms. A clock
+     * a client moved near INT64_MAX saturates instead of overflowing. */
+    machine_timer_mod(s->dma_timer, due_ms > INT64_MAX / 1000000
+                                    ? INT64_MAX : due_ms * 1000000);
 }
 
 /* ---- MMIO ---- */
@@ -321,24 +324,11 @@ static bool edu_create(Machine *m, DeviceOpts *opts, GError **errp)
     return true;
 }
 
-static bool edu_destroy(Machine *m, const char *id, GError **errp)
-{
-    PCIDevice *d = pci_find_device_by_id(m, id);
-
-    if (!d) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "Device '%s' not found", id);
-        return false;
-    }
-    pci_device_unplug(d);
-    return true;
-}
-
 static const DeviceType edu_type = {
     .name = "edu",
     .desc = "QEMU's educational PCI device (1234:11e8), dma_mask=N",
     .create = edu_create,
     .hotpluggable = true,
-    .destroy = edu_destroy,
+    .destroy = pci_device_destroy_by_id,
 };
 DEVICE_TYPE_REGISTER(edu_type)

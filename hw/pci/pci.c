@@ -500,6 +500,19 @@ void pci_device_unplug(PCIDevice *d)
     g_free(d);
 }
 
+bool pci_device_destroy_by_id(Machine *m, const char *id, GError **errp)
+{
+    PCIDevice *d = pci_find_device_by_id(m, id);
+
+    if (!d) {
+        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "Device '%s' not found", id);
+        return false;
+    }
+    pci_device_unplug(d);
+    return true;
+}
+
 /* ---- BARs ---- */
 
 static uint32_t pci_pio_bar_read(void *opaque, uint16_t offset, unsigned size)

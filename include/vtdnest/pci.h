@@ -348,4 +348,11 @@ PCIPriResult pci_page_request(PCIDevice *d, uint32_t pasid, uint64_t addr,
                               bool read, bool write, bool exec, bool priv,
                               bool lpig, uint16_t prgi);
 
+/* ---- Shared device-type helpers (added by cleanup) ---------------------- */
+/*
+ * A DeviceType.destroy for PCI devices that need nothing beyond
+ * pci_device_unplug(): finds the device by its -device id and unplugs it.
+ */
+bool pci_device_destroy_by_id(Machine *m, const char *id, GError **errp);
+
 #endif

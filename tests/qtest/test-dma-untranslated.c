@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "libqtest.h"
+#include "vtd-builder.h"
 
 #define TDEV_BAR      0xfe000000ull
 #define EDU_BAR       0xfe100000ull
@@ -23,14 +24,9 @@
 
 /* iommu-testdev registers and results (QEMU's). */
 #define ITD_TRIGGER   0x00
-#define ITD_GVA_LO    0x04
-#define ITD_GVA_HI    0x08
-#define ITD_LEN       0x0c
 #define ITD_RESULT    0x10
 #define ITD_DBELL     0x14
 #define ITD_ATTRS     0x18
-#define ITD_GPA_LO    0x1c
-#define ITD_GPA_HI    0x20
 #define ITD_FLAGS     0x28      /* vtdnest: bit 1 = read instead of write */
 #define ITD_IDLE      0xffffffffu
 #define ITD_BUSY      0xfffffffeu
@@ -56,20 +52,16 @@
 #define MS 1000000LL
 
 static QTestState *qts;
-static uint8_t tdev_devfn, edu_devfn;
+static VtbDev tdev, edu;
 
 static int start_machine(void **state)
 {
-    uint8_t bus;
-
     qts = qtest_init("-machine q35 -m 512M -device iommu-testdev -device edu");
     if (!qts) {
         return -1;
     }
-    assert_true(qtest_pci_find(qts, 0x1b36, 0x0005, &bus, &tdev_devfn) >= 0);
-    assert_true(qtest_pci_find(qts, 0x1234, 0x11e8, &bus, &edu_devfn) >= 0);
-    qtest_pci_map_bar(qts, 0, tdev_devfn, 0, TDEV_BAR);
-    qtest_pci_map_bar(qts, 0, edu_devfn, 0, EDU_BAR);
+    assert_true(vtb_testdev_find(&tdev, qts, TDEV_BAR));
+    assert_true(vtb_edu_find(&edu, qts, EDU_BAR));
     return 0;
 }
 
@@ -78,14 +70,6 @@ static int stop_machine(void **state)
     qtest_quit(qts);
     qts = NULL;
     return 0;
-}
-
-static void set_master(uint8_t devfn, bool on)
-{
-    uint16_t cmd = qtest_pci_cfg_read(qts, 0, devfn, 0x04, 2);
-
-    cmd = on ? cmd | 0x4 : cmd & ~0x4;
-    qtest_pci_cfg_write(qts, 0, devfn, 0x04, cmd, 2);
 }
 
 /* ---- iommu-testdev ---- */
@@ -103,17 +87,7 @@ static uint32_t itd_r(uint32_t reg)
 /* QEMU's qos helper sequence: program, arm, trigger, read the result. */
 static uint32_t itd_dma(uint64_t gva, uint64_t gpa, uint32_t len, bool arm)
 {
-    itd_w(ITD_GVA_LO, (uint32_t)gva);
-    itd_w(ITD_GVA_HI, gva >> 32);
-    itd_w(ITD_GPA_LO, (uint32_t)gpa);
-    itd_w(ITD_GPA_HI, gpa >> 32);
-    itd_w(ITD_LEN, len);
-    if (arm) {
-        itd_w(ITD_DBELL, 1);
-        assert_int_equal(itd_r(ITD_RESULT), ITD_BUSY);
-    }
-    assert_int_equal(itd_r(ITD_TRIGGER), 0);
-    return itd_r(ITD_RESULT);
+    return vtb_testdev_dma_checked(&tdev, gva, gpa, len, arm);
 }
 
 static void test_itd_reset_state(void **state)
@@ -164,10 +138,10 @@ static void test_itd_error_codes(void **state)
 static void test_itd_bus_master_off(void **state)
 {
     qtest_memset(qts, RAM_A, 0, 64);
-    set_master(tdev_devfn, false);
+    vtb_dev_set_bus_master(&tdev, false);
     assert_int_equal(itd_dma(RAM_A, RAM_A, 64, true), ITD_TX_FAIL);
     assert_int_equal(qtest_readl(qts, RAM_A), 0);
-    set_master(tdev_devfn, true);
+    vtb_dev_set_bus_master(&tdev, true);
     assert_int_equal(itd_dma(RAM_A, RAM_A, 64, true), 0);
 }
 
@@ -297,7 +271,7 @@ static void test_edu_dma_bus_master_off(void **state)
     edu_start(RAM_A, EDU_BUF, sizeof(in), EDU_CMD_START);
     edu_wait_polling();
 
-    set_master(edu_devfn, false);
+    vtb_dev_set_bus_master(&edu, false);
     /* To RAM: nothing arrives. */
     qtest_memset(qts, RAM_B, 0x11, sizeof(out));
     edu_start(EDU_BUF, RAM_B, sizeof(out), EDU_CMD_START | EDU_CMD_TO_RAM);
@@ -309,7 +283,7 @@ static void test_edu_dma_bus_master_off(void **state)
     edu_start(RAM_A, EDU_BUF, sizeof(in), EDU_CMD_START);
     edu_wait_polling();
 
-    set_master(edu_devfn, true);
+    vtb_dev_set_bus_master(&edu, true);
     edu_start(EDU_BUF, RAM_B, sizeof(out), EDU_CMD_START | EDU_CMD_TO_RAM);
     edu_wait_polling();
     qtest_memread(qts, RAM_B, out, sizeof(out));

@@ -15,25 +15,12 @@
 #include <unistd.h>
 
 #include "libqtest.h"
+#include "vtd-builder.h"
 
 #define BAR0          0xfe000000ull
 #define RAM_A         0x01000000ull
 #define RAM_B         0x01100000ull
 #define BEYOND_RAM    0x800000000ull
-
-#define ITD_TRIGGER   0x00
-#define ITD_GVA_LO    0x04
-#define ITD_GVA_HI    0x08
-#define ITD_LEN       0x0c
-#define ITD_RESULT    0x10
-#define ITD_DBELL     0x14
-#define ITD_GPA_LO    0x1c
-#define ITD_GPA_HI    0x20
-#define ITD_FLAGS     0x28
-#define ITD_FLAG_READ 0x2
-#define ITD_BUSY      0xfffffffeu
-#define ITD_TX_FAIL   0xdead0002u
-#define ITD_MISMATCH  0xdead0004u
 
 #define SIM_HOST \
     "-object iommufd,id=fd0,sim=on " \
@@ -42,20 +29,17 @@
     "group=5,coherent=on,pasid=on,ats=on "
 
 static QTestState *qts;
-static uint8_t devfn;
+static VtbDev dev;
 
 static int start_machine(void **state)
 {
-    uint8_t bus;
-
     qts = qtest_init("-machine q35 -m 512M " SIM_HOST
                      "-device vfio-pci,host=0000:03:00.0,iommufd=fd0,id=v0");
     if (!qts) {
         return -1;
     }
-    assert_true(qtest_pci_find(qts, 0x1b36, 0x0005, &bus, &devfn) >= 0);
-    assert_int_equal(bus, 0);
-    qtest_pci_map_bar(qts, 0, devfn, 0, BAR0);
+    assert_true(vtb_testdev_find(&dev, qts, BAR0));
+    assert_int_equal(dev.bus, 0);
     return 0;
 }
 
@@ -66,44 +50,19 @@ static int stop_machine(void **state)
     return 0;
 }
 
-static void itd_w(uint32_t reg, uint32_t v)
+/* One armed run; read = the device reads gva instead of writing it. */
+static uint32_t itd_dma(uint64_t gva, uint64_t gpa, uint32_t len, bool read)
 {
-    qtest_writel(qts, BAR0 + reg, v);
-}
-
-static uint32_t itd_r(uint32_t reg)
-{
-    return qtest_readl(qts, BAR0 + reg);
-}
-
-static uint32_t itd_dma(uint64_t gva, uint64_t gpa, uint32_t len, uint32_t flags)
-{
-    itd_w(ITD_GVA_LO, (uint32_t)gva);
-    itd_w(ITD_GVA_HI, gva >> 32);
-    itd_w(ITD_GPA_LO, (uint32_t)gpa);
-    itd_w(ITD_GPA_HI, gpa >> 32);
-    itd_w(ITD_LEN, len);
-    itd_w(ITD_FLAGS, flags);
-    itd_w(ITD_DBELL, 1);
-    assert_int_equal(itd_r(ITD_RESULT), ITD_BUSY);
-    assert_int_equal(itd_r(ITD_TRIGGER), 0);
-    return itd_r(ITD_RESULT);
-}
-
-static void set_master(bool on)
-{
-    uint16_t cmd = qtest_pci_cfg_read(qts, 0, devfn, 0x04, 2);
-
-    cmd = on ? cmd | 0x4 : cmd & ~0x4;
-    qtest_pci_cfg_write(qts, 0, devfn, 0x04, cmd, 2);
+    vtb_testdev_set_request(&dev, VTB_NO_PASID, false, read);
+    return vtb_testdev_dma_checked(&dev, gva, gpa, len, true);
 }
 
 static void test_enumerates_like_testdev(void **state)
 {
     /* Class 00ff ("other"), header type 0, BAR0 a 4 KiB memory BAR. */
-    assert_int_equal(qtest_pci_cfg_read(qts, 0, devfn, 0x0a, 2), 0x00ff);
-    assert_int_equal(qtest_pci_cfg_read(qts, 0, devfn, 0x0e, 1) & 0x7f, 0);
-    assert_int_equal(qtest_pci_cfg_read(qts, 0, devfn, 0x10, 4) & ~0xfu,
+    assert_int_equal(qtest_pci_cfg_read(qts, 0, dev.devfn, 0x0a, 2), 0x00ff);
+    assert_int_equal(qtest_pci_cfg_read(qts, 0, dev.devfn, 0x0e, 1) & 0x7f, 0);
+    assert_int_equal(qtest_pci_cfg_read(qts, 0, dev.devfn, 0x10, 4) & ~0xfu,
                      (uint32_t)BAR0);
 }
 
@@ -112,14 +71,14 @@ static void test_dma_write_lands_at_gpa(void **state)
     uint8_t buf[4096 + 100];
 
     qtest_memset(qts, RAM_A, 0, sizeof(buf));
-    assert_int_equal(itd_dma(RAM_A, RAM_A, sizeof(buf), 0), 0);
+    assert_int_equal(itd_dma(RAM_A, RAM_A, sizeof(buf), false), 0);
     qtest_memread(qts, RAM_A, buf, sizeof(buf));
     for (unsigned i = 0; i < sizeof(buf); i++) {
         assert_int_equal(buf[i], (0x12345678u >> (8 * (i % 4))) & 0xff);
     }
     /* IOVA = GPA: writing at one address and checking another mismatches. */
     qtest_memset(qts, RAM_B, 0xaa, 64);
-    assert_int_equal(itd_dma(RAM_A, RAM_B, 64, 0), ITD_MISMATCH);
+    assert_int_equal(itd_dma(RAM_A, RAM_B, 64, false), VTB_TD_MISMATCH);
 }
 
 static void test_dma_read_direction(void **state)
@@ -130,12 +89,12 @@ static void test_dma_read_direction(void **state)
         pat[i] = i * 7;
     }
     qtest_memwrite(qts, RAM_B, pat, sizeof(pat));
-    assert_int_equal(itd_dma(RAM_B, RAM_B, sizeof(pat), ITD_FLAG_READ), 0);
+    assert_int_equal(itd_dma(RAM_B, RAM_B, sizeof(pat), true), 0);
 }
 
 static void test_dma_outside_guest_ram_faults(void **state)
 {
-    assert_int_equal(itd_dma(BEYOND_RAM, RAM_A, 64, 0), ITD_TX_FAIL);
+    assert_int_equal(itd_dma(BEYOND_RAM, RAM_A, 64, false), VTB_TD_TX_FAIL);
 }
 
 static void test_bus_master_off_blocks_dma(void **state)
@@ -143,12 +102,12 @@ static void test_bus_master_off_blocks_dma(void **state)
     uint8_t b;
 
     qtest_memset(qts, RAM_A, 0, 16);
-    set_master(false);
-    assert_int_equal(itd_dma(RAM_A, RAM_A, 16, 0), ITD_TX_FAIL);
+    vtb_dev_set_bus_master(&dev, false);
+    assert_int_equal(itd_dma(RAM_A, RAM_A, 16, false), VTB_TD_TX_FAIL);
     qtest_memread(qts, RAM_A, &b, 1);
     assert_int_equal(b, 0);
-    set_master(true);
-    assert_int_equal(itd_dma(RAM_A, RAM_A, 16, 0), 0);
+    vtb_dev_set_bus_master(&dev, true);
+    assert_int_equal(itd_dma(RAM_A, RAM_A, 16, false), 0);
 }
 
 static void expect_reply(const char *cmd, const char *prefix)

@@ -242,6 +242,24 @@ static bool qi_or_skip(CacheT *c, VtbQueue *q, bool dw)
     return true;
 }
 
+/*
+ * A scalable-mode unit whose one mapping (first stage when fs, else second
+ * stage) is primed and retargeted, with the queue on; false (unit stopped)
+ * when queued invalidation cannot be enabled.
+ */
+static bool scalable_qi_setup(CacheT *c, VtbQueue *q, bool fs)
+{
+    if (fs) {
+        scn_start(&c->s, "scalable-mode=on,flts=on");
+        scn_scalable(&c->s, VTB_PGTT_FS, 0, 4);
+    } else {
+        scn_start(&c->s, "scalable-mode=on");
+        scn_scalable(&c->s, VTB_PGTT_SS, 4, 0);
+    }
+    prime_and_retarget(c, fs ? &c->s.fs : &c->s.ss);
+    return qi_or_skip(c, q, true);
+}
+
 static void qi_submit_wait(VtbQueue *q, const uint64_t *d)
 {
     vtb_qi_submit(q, d);
@@ -310,10 +328,7 @@ static void test_qi_type2_scalable_ss(void **state)
     VtbQueue q;
     uint64_t d[4];
 
-    scn_start(&c.s, "scalable-mode=on");
-    scn_scalable(&c.s, VTB_PGTT_SS, 4, 0);
-    prime_and_retarget(&c, &c.s.ss);
-    if (!qi_or_skip(&c, &q, true)) {
+    if (!scalable_qi_setup(&c, &q, false)) {
         skip();
     }
     assert_stale(&c);
@@ -323,24 +338,14 @@ static void test_qi_type2_scalable_ss(void **state)
     scn_stop(&c.s);
 }
 
-static void fs_setup(CacheT *c, VtbQueue *q, bool *ok)
-{
-    scn_start(&c->s, "scalable-mode=on,flts=on");
-    scn_scalable(&c->s, VTB_PGTT_FS, 0, 4);
-    prime_and_retarget(c, &c->s.fs);
-    *ok = qi_or_skip(c, q, true);
-}
-
 /* Type 6, PASID-selective: DID and PASID (0 = RID_PASID here) must match. */
 static void test_qi_type6_pasid(void **state)
 {
     CacheT c;
     VtbQueue q;
     uint64_t d[4];
-    bool ok;
 
-    fs_setup(&c, &q, &ok);
-    if (!ok) {
+    if (!scalable_qi_setup(&c, &q, true)) {
         skip();
     }
     assert_stale(&c);
@@ -361,10 +366,8 @@ static void test_qi_type6_page(void **state)
     CacheT c;
     VtbQueue q;
     uint64_t d[4], page;
-    bool ok;
 
-    fs_setup(&c, &q, &ok);
-    if (!ok) {
+    if (!scalable_qi_setup(&c, &q, true)) {
         skip();
     }
     page = c.s.iova & ~0xfffULL;
@@ -385,10 +388,7 @@ static void test_qi_type6_leaves_ss(void **state)
     VtbQueue q;
     uint64_t d[4];
 
-    scn_start(&c.s, "scalable-mode=on");
-    scn_scalable(&c.s, VTB_PGTT_SS, 4, 0);
-    prime_and_retarget(&c, &c.s.ss);
-    if (!qi_or_skip(&c, &q, true)) {
+    if (!scalable_qi_setup(&c, &q, false)) {
         skip();
     }
     vtb_desc_piotlb(d, 3, SCN_DID, 0, c.s.iova & ~0xfffULL, 0, false);

@@ -51,21 +51,6 @@ typedef struct Ctx {
 
 /* ---- Guest-side helpers -------------------------------------------------- */
 
-static uint8_t find_msi_cap(VtbDev *d)
-{
-    uint8_t p = qtest_pci_cfg_read(d->qts, d->bus, d->devfn, 0x34, 1);
-
-    for (int n = 0; p && n < 48; n++) {
-        if (qtest_pci_cfg_read(d->qts, d->bus, d->devfn, p, 1) == 0x05) {
-            return p;
-        }
-        p = qtest_pci_cfg_read(d->qts, d->bus, d->devfn, p + 1, 1);
-    }
-    fail_msg("device %02x.%x has no MSI capability", d->devfn >> 3,
-             d->devfn & 7);
-    return 0;
-}
-
 /* 64-bit MSI capability: address lo/hi at +4/+8, data at +12. */
 static void msi_program(VtbDev *d, uint8_t cap, uint64_t addr, uint16_t data)
 {
@@ -149,8 +134,8 @@ static void start(Ctx *c, const char *iommu)
     assert_true(c->b.ecap & VTB_ECAP_IR);
     assert_true(vtb_edu_find(&c->edu, c->qts, EDU_BAR));
     assert_true(vtb_testdev_find(&c->td, c->qts, TESTDEV_BAR));
-    c->edu_msi = find_msi_cap(&c->edu);
-    c->td_msi = find_msi_cap(&c->td);
+    c->edu_msi = vtb_dev_msi_cap(&c->edu);
+    c->td_msi = vtb_dev_msi_cap(&c->td);
     c->irt = vtb_alloc(&c->b, 0x1000);      /* 256 entries */
 }
 

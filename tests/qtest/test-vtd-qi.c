@@ -79,6 +79,14 @@ static void legacy_start(QiT *t)
     start_primed(t, false);
 }
 
+/* Scalable mode, PGTT=SS with 4 levels: the scalable twin of legacy_start. */
+static void scalable_ss_start(QiT *t, bool dw)
+{
+    scn_start(&t->s, "scalable-mode=on");
+    scn_scalable(&t->s, VTB_PGTT_SS, 4, 0);
+    start_primed(t, dw);
+}
+
 /* Several descriptors, then a wait, all behind one IQT write. */
 static bool submit_batch(QiT *t, uint64_t (*descs)[4], unsigned n)
 {
@@ -178,9 +186,7 @@ static void test_type1_scalable_context_change(void **state)
     uint64_t dir2, table2, ctx;
     uint64_t d[3][4];
 
-    scn_start(&t.s, "scalable-mode=on");
-    scn_scalable(&t.s, VTB_PGTT_SS, 4, 0);
-    start_primed(&t, true);
+    scalable_ss_start(&t, true);
 
     vtb_pgt_init(&ss2, &t.s.b, false, 4);
     vtb_pgt_map(&ss2, t.s.iova, t.new_pa, VTB_PAGE_4K, VTB_SS_RW);
@@ -302,18 +308,14 @@ static void test_iqe_codes(void **state)
     scn_stop(&t.s);
 
     /* 5: 128-bit descriptors in scalable mode. */
-    scn_start(&t.s, "scalable-mode=on");
-    scn_scalable(&t.s, VTB_PGTT_SS, 4, 0);
-    start_primed(&t, false);
+    scalable_ss_start(&t, false);
     vtb_desc_iotlb(d, VTB_GRAN_GLOBAL, 0, 0, 0, false);
     vtb_qi_submit(&t.q, d);
     assert_int_equal(iqei(&t), 5);
     scn_stop(&t.s);
 
     /* 6: IQT bit 4 with 256-bit descriptors. */
-    scn_start(&t.s, "scalable-mode=on");
-    scn_scalable(&t.s, VTB_PGTT_SS, 4, 0);
-    start_primed(&t, true);
+    scalable_ss_start(&t, true);
     vtb_wq(&t.s.b, VTB_IQT, 0x10);
     assert_int_equal(iqei(&t), 6);
     scn_stop(&t.s);
@@ -441,9 +443,7 @@ static void test_wrap_256(void **state)
     QiT t;
     uint64_t d[4];
 
-    scn_start(&t.s, "scalable-mode=on");
-    scn_scalable(&t.s, VTB_PGTT_SS, 4, 0);
-    start_primed(&t, true);
+    scalable_ss_start(&t, true);
     vtb_pgt_modify(&t.s.ss, t.s.iova, 1, t.new_pa, VTB_ADDR_MASK);
     vtb_desc_iotlb(d, VTB_GRAN_PAGE, SCN_DID, t.s.iova & ~0xfffULL, 0, false);
     wrap_case(&t, 3, d);    /* the invalidation lands on entry 0 */

@@ -49,20 +49,6 @@ typedef struct Obs {
 
 /* ---- Guest setup (deterministic: the same calls give the same layout) --- */
 
-static uint8_t find_msi_cap(VtbDev *d)
-{
-    uint8_t p = qtest_pci_cfg_read(d->qts, d->bus, d->devfn, 0x34, 1);
-
-    for (int n = 0; p && n < 48; n++) {
-        if (qtest_pci_cfg_read(d->qts, d->bus, d->devfn, p, 1) == 0x05) {
-            return p;
-        }
-        p = qtest_pci_cfg_read(d->qts, d->bus, d->devfn, p + 1, 1);
-    }
-    fail_msg("iommu-testdev has no MSI capability");
-    return 0;
-}
-
 /* PCI side: BAR, bus master, MSI in remappable format (index IRQ_INDEX). */
 static void setup_device(Vm *vm)
 {
@@ -71,7 +57,7 @@ static void setup_device(Vm *vm)
     uint16_t flags;
 
     assert_true(vtb_testdev_find(d, vm->qts, TESTDEV_BAR));
-    cap = vm->msi_cap = find_msi_cap(d);
+    cap = vm->msi_cap = vtb_dev_msi_cap(d);
     qtest_pci_cfg_write(vm->qts, d->bus, d->devfn, cap + 4,
                         0xfee00000u | (IRQ_INDEX << 5) | 0x10, 4);
     qtest_pci_cfg_write(vm->qts, d->bus, d->devfn, cap + 8, 0, 4);

@@ -43,74 +43,64 @@ static void run_ok(Scn *s)
     assert_no_fault(s);
 }
 
-/* ---- QEMU's five iommu-testdev modes ----------------------------------- */
+#define OPTS_SM     "scalable-mode=on"
+#define OPTS_FS     "scalable-mode=on,flts=on"
+#define OPTS_NEST   "scalable-mode=on,flts=on,x-ssts=on,x-nest=on"
+#define IOVA_5L     0x0012345678901567ULL   /* bit 52 set: needs a 5th level */
 
-static void test_legacy_pt(void **state)
+/* ---- mappings that must translate: QEMU's five modes, nested, 5-level --- */
+
+typedef enum OkMode {
+    OK_LEGACY,          /* legacy TTM, ss_levels-level second stage */
+    OK_LEGACY_PT,       /* legacy TTM, context TT = pass-through */
+    OK_SCALABLE,        /* scalable TTM, PASID entry with pgtt */
+} OkMode;
+
+typedef struct OkCase {
+    const char *name;
+    const char *opts;           /* intel-iommu properties */
+    OkMode mode;
+    unsigned pgtt;              /* OK_SCALABLE: VTB_PGTT_* */
+    unsigned ss_levels, fs_levels;
+    uint64_t iova;              /* 0: the scenario's default */
+} OkCase;
+
+static const OkCase ok_cases[] = {
+    { "test_legacy_pt", "", OK_LEGACY_PT },
+    { "test_legacy_translated", "", OK_LEGACY, 0, 4 },
+    { "test_legacy_translated_3level", "", OK_LEGACY, 0, 3 },
+    { "test_scalable_pt", OPTS_SM, OK_SCALABLE, VTB_PGTT_PT, 0, 0 },
+    { "test_scalable_ss", OPTS_SM, OK_SCALABLE, VTB_PGTT_SS, 4, 0 },
+    { "test_scalable_fs", OPTS_FS, OK_SCALABLE, VTB_PGTT_FS, 0, 4 },
+    { "test_nested", OPTS_NEST, OK_SCALABLE, VTB_PGTT_NESTED, 4, 4 },
+    { "test_fs_5level", OPTS_FS ",x-fs5lp=on", OK_SCALABLE, VTB_PGTT_FS, 0, 5,
+      IOVA_5L },
+    { "test_ss_5level_scalable", OPTS_SM ",aw-bits=57,x-aw57=on", OK_SCALABLE,
+      VTB_PGTT_SS, 5, 0, IOVA_5L },
+    { "test_ss_5level_legacy", "aw-bits=57,x-aw57=on", OK_LEGACY, 0, 5, 0,
+      IOVA_5L },
+};
+
+static void run_ok_case(void **state)
 {
+    const OkCase *oc = *state;
     Scn s;
 
-    scn_start(&s, "");
-    scn_legacy_pt(&s);
-    run_ok(&s);
-    scn_stop(&s);
-}
-
-static void test_legacy_translated(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "");
-    scn_legacy(&s, 4);
-    run_ok(&s);
-    scn_stop(&s);
-}
-
-static void test_legacy_translated_3level(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "");
-    scn_legacy(&s, 3);
-    run_ok(&s);
-    scn_stop(&s);
-}
-
-static void test_scalable_pt(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "scalable-mode=on");
-    scn_scalable(&s, VTB_PGTT_PT, 0, 0);
-    run_ok(&s);
-    scn_stop(&s);
-}
-
-static void test_scalable_ss(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "scalable-mode=on");
-    scn_scalable(&s, VTB_PGTT_SS, 4, 0);
-    run_ok(&s);
-    scn_stop(&s);
-}
-
-static void test_scalable_fs(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "scalable-mode=on,flts=on");
-    scn_scalable(&s, VTB_PGTT_FS, 0, 4);
-    run_ok(&s);
-    scn_stop(&s);
-}
-
-static void test_nested(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "scalable-mode=on,flts=on,x-ssts=on,x-nest=on");
-    scn_scalable(&s, VTB_PGTT_NESTED, 4, 4);
+    scn_start(&s, oc->opts);
+    if (oc->iova) {
+        s.iova = oc->iova;
+    }
+    switch (oc->mode) {
+    case OK_LEGACY:
+        scn_legacy(&s, oc->ss_levels);
+        break;
+    case OK_LEGACY_PT:
+        scn_legacy_pt(&s);
+        break;
+    case OK_SCALABLE:
+        scn_scalable(&s, oc->pgtt, oc->ss_levels, oc->fs_levels);
+        break;
+    }
     run_ok(&s);
     scn_stop(&s);
 }
@@ -131,41 +121,6 @@ static void test_nested_needs_opt_in(void **state)
 }
 
 /* ---- 5-level ------------------------------------------------------------------ */
-
-#define IOVA_5L  0x0012345678901567ULL   /* bit 52 set: needs a 5th level */
-
-static void test_fs_5level(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "scalable-mode=on,flts=on,x-fs5lp=on");
-    s.iova = IOVA_5L;
-    scn_scalable(&s, VTB_PGTT_FS, 0, 5);
-    run_ok(&s);
-    scn_stop(&s);
-}
-
-static void test_ss_5level_scalable(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "scalable-mode=on,aw-bits=57,x-aw57=on");
-    s.iova = IOVA_5L;
-    scn_scalable(&s, VTB_PGTT_SS, 5, 0);
-    run_ok(&s);
-    scn_stop(&s);
-}
-
-static void test_ss_5level_legacy(void **state)
-{
-    Scn s;
-
-    scn_start(&s, "aw-bits=57,x-aw57=on");
-    s.iova = IOVA_5L;
-    scn_legacy(&s, 5);
-    run_ok(&s);
-    scn_stop(&s);
-}
 
 /* FSPM=01b without FS5LP: SPT.4.3. */
 static void test_fs_5level_unsupported(void **state)
@@ -748,10 +703,6 @@ typedef struct FaultCase {
     uint8_t reason;
 } FaultCase;
 
-#define OPTS_SM     "scalable-mode=on"
-#define OPTS_FS     "scalable-mode=on,flts=on"
-#define OPTS_NEST   "scalable-mode=on,flts=on,x-ssts=on,x-nest=on"
-
 /* Mutations. Page-table ones act on the tables already built. */
 static void m_none(Scn *s) { }
 static void m_lroot_np(Scn *s) { s->lroot.p = false; }
@@ -1048,17 +999,7 @@ static void test_fault_table_coverage(void **state)
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
-        cmocka_unit_test(test_legacy_pt),
-        cmocka_unit_test(test_legacy_translated),
-        cmocka_unit_test(test_legacy_translated_3level),
-        cmocka_unit_test(test_scalable_pt),
-        cmocka_unit_test(test_scalable_ss),
-        cmocka_unit_test(test_scalable_fs),
-        cmocka_unit_test(test_nested),
         cmocka_unit_test(test_nested_needs_opt_in),
-        cmocka_unit_test(test_fs_5level),
-        cmocka_unit_test(test_ss_5level_scalable),
-        cmocka_unit_test(test_ss_5level_legacy),
         cmocka_unit_test(test_fs_5level_unsupported),
         cmocka_unit_test(test_ss_2m),
         cmocka_unit_test(test_ss_1g),
@@ -1081,23 +1022,27 @@ int main(void)
         cmocka_unit_test(test_rid_pasid),
         cmocka_unit_test(test_fault_table_coverage),
     };
-    size_t nfixed = G_N_ELEMENTS(fixed), ncases = G_N_ELEMENTS(fault_cases);
-    struct CMUnitTest *tests = g_new0(struct CMUnitTest, nfixed + ncases);
+    size_t nok = G_N_ELEMENTS(ok_cases), nfixed = G_N_ELEMENTS(fixed);
+    size_t nfault = G_N_ELEMENTS(fault_cases), n = 0;
+    struct CMUnitTest *tests = g_new0(struct CMUnitTest, nok + nfixed + nfault);
     int rc;
 
-    memcpy(tests, fixed, sizeof(fixed));
-    for (size_t i = 0; i < ncases; i++) {
-        struct CMUnitTest *t = &tests[nfixed + i];
-
-        t->name = fault_cases[i].name;
-        t->test_func = run_fault_case;
-        t->initial_state = (void *)&fault_cases[i];
+    for (size_t i = 0; i < nok; i++, n++) {
+        tests[n].name = ok_cases[i].name;
+        tests[n].test_func = run_ok_case;
+        tests[n].initial_state = (void *)&ok_cases[i];
+    }
+    memcpy(&tests[n], fixed, sizeof(fixed));
+    n += nfixed;
+    for (size_t i = 0; i < nfault; i++, n++) {
+        tests[n].name = fault_cases[i].name;
+        tests[n].test_func = run_fault_case;
+        tests[n].initial_state = (void *)&fault_cases[i];
     }
     if (getenv("VTD_TEST_FILTER")) {
         cmocka_set_test_filter(getenv("VTD_TEST_FILTER"));
     }
-    rc = _cmocka_run_group_tests("vtd-translate", tests, nfixed + ncases,
-                                 NULL, NULL);
+    rc = _cmocka_run_group_tests("vtd-translate", tests, n, NULL, NULL);
     g_free(tests);
     return rc;
 }

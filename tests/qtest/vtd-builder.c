@@ -620,10 +620,9 @@ bool vtb_testdev_find(VtbDev *d, QTestState *qts, uint64_t bar_addr)
     return dev_find(d, qts, VTB_TESTDEV_VENDOR, VTB_TESTDEV_DEVICE, bar_addr);
 }
 
-uint32_t vtb_testdev_dma(VtbDev *d, uint64_t gva, uint64_t gpa, uint32_t len)
+/* Addresses, length and (once set) the request extension of the next run. */
+static void testdev_program(VtbDev *d, uint64_t gva, uint64_t gpa, uint32_t len)
 {
-    uint32_t r;
-
     qtest_writel(d->qts, d->bar + TD_GVA_LO, (uint32_t)gva);
     qtest_writel(d->qts, d->bar + TD_GVA_HI, (uint32_t)(gva >> 32));
     qtest_writel(d->qts, d->bar + TD_GPA_LO, (uint32_t)gpa);
@@ -633,6 +632,13 @@ uint32_t vtb_testdev_dma(VtbDev *d, uint64_t gva, uint64_t gpa, uint32_t len)
         qtest_writel(d->qts, d->bar + TD_PASID, d->pasid_reg);
         qtest_writel(d->qts, d->bar + TD_FLAGS, d->flags);
     }
+}
+
+uint32_t vtb_testdev_dma(VtbDev *d, uint64_t gva, uint64_t gpa, uint32_t len)
+{
+    uint32_t r;
+
+    testdev_program(d, gva, gpa, len);
     qtest_writel(d->qts, d->bar + TD_DBELL, 1);
     (void)qtest_readl(d->qts, d->bar + TD_TRIGGER);
     r = qtest_readl(d->qts, d->bar + TD_RESULT);
@@ -643,6 +649,42 @@ uint32_t vtb_testdev_dma(VtbDev *d, uint64_t gva, uint64_t gpa, uint32_t len)
         r = qtest_readl(d->qts, d->bar + TD_RESULT);
     }
     return r;
+}
+
+uint32_t vtb_testdev_dma_checked(VtbDev *d, uint64_t gva, uint64_t gpa,
+                                 uint32_t len, bool arm)
+{
+    testdev_program(d, gva, gpa, len);
+    if (arm) {
+        qtest_writel(d->qts, d->bar + TD_DBELL, 1);
+        assert_int_equal(qtest_readl(d->qts, d->bar + TD_RESULT), VTB_TD_BUSY);
+    }
+    assert_int_equal(qtest_readl(d->qts, d->bar + TD_TRIGGER), 0);
+    return qtest_readl(d->qts, d->bar + TD_RESULT);
+}
+
+uint8_t vtb_dev_msi_cap(VtbDev *d)
+{
+    uint8_t p = qtest_pci_cfg_read(d->qts, d->bus, d->devfn, 0x34, 1);
+
+    /* Bounded: a looping capability list must not hang the test. */
+    for (int n = 0; p && n < 48; n++) {
+        if (qtest_pci_cfg_read(d->qts, d->bus, d->devfn, p, 1) == 0x05) {
+            return p;
+        }
+        p = qtest_pci_cfg_read(d->qts, d->bus, d->devfn, p + 1, 1);
+    }
+    fail_msg("device %02x:%02x.%x has no MSI capability", d->bus,
+             d->devfn >> 3, d->devfn & 7);
+    return 0;
+}
+
+void vtb_dev_set_bus_master(VtbDev *d, bool on)
+{
+    uint16_t cmd = qtest_pci_cfg_read(d->qts, d->bus, d->devfn, 0x04, 2);
+
+    cmd = on ? cmd | 0x4 : cmd & ~0x4;
+    qtest_pci_cfg_write(d->qts, d->bus, d->devfn, 0x04, cmd, 2);
 }
 
 void vtb_testdev_set_request(VtbDev *d, uint32_t pasid, bool priv, bool read)

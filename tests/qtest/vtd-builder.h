@@ -444,6 +444,16 @@ bool vtb_testdev_find(VtbDev *d, QTestState *qts, uint64_t bar_addr);
 /* Write the pattern to gva through the IOMMU; the device compares the bytes
  * at gpa (read directly). Returns DMA_RESULT. */
 uint32_t vtb_testdev_dma(VtbDev *d, uint64_t gva, uint64_t gpa, uint32_t len);
+/* One run the way QEMU's qos helper drives it, for a device that completes
+ * synchronously (no vIOMMU, or a simulated host): program, arm the doorbell
+ * (asserting BUSY; skipped when !arm, for the NOT_ARMED path), trigger
+ * (asserting the read returns 0). Returns DMA_RESULT. */
+uint32_t vtb_testdev_dma_checked(VtbDev *d, uint64_t gva, uint64_t gpa,
+                                 uint32_t len, bool arm);
+/* Config offset of the MSI capability; fails the test when there is none. */
+uint8_t vtb_dev_msi_cap(VtbDev *d);
+/* PCI COMMAND.BME on or off. */
+void vtb_dev_set_bus_master(VtbDev *d, bool on);
 
 bool vtb_edu_find(VtbDev *d, QTestState *qts, uint64_t bar_addr);
 /* edu DMA between its 4 KiB buffer (device offset 0x40000) and RAM address

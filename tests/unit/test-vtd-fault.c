@@ -8,21 +8,6 @@
 #define FEDATA  0x4021
 #define FEADDR  0xfee01000u
 
-static VtdTestBed *bed(const char *str)
-{
-    DeviceOpts *opts = opts_parse(str, "driver", NULL);
-    VtdConfig cfg;
-    GError *err = NULL;
-
-    assert_non_null(opts);
-    vtd_config_defaults(&cfg);
-    if (!vtd_config_from_opts(&cfg, opts, &err)) {
-        fail_msg("%s: %s", str, err->message);
-    }
-    opts_free(opts);
-    return testbed_new(&cfg);
-}
-
 static VtdFault write_fault(uint16_t sid, uint64_t addr, VtdFaultReason r)
 {
     VtdFault f = { .reason = r, .sid = sid, .addr = addr, .is_write = true };
@@ -182,7 +167,7 @@ static void test_full_log_overflows(void **state)
 
 static void test_index_wraps_and_fri_follows(void **state)
 {
-    VtdTestBed *tb = bed("intel-iommu,x-nfr=3");
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,x-nfr=3");
 
     for (unsigned round = 0; round < 3; round++) {
         for (unsigned i = 0; i < 3; i++) {
@@ -211,7 +196,7 @@ static void test_index_wraps_and_fri_follows(void **state)
 
 static void test_single_record_like_qemu(void **state)
 {
-    VtdTestBed *tb = bed("intel-iommu,x-nfr=1");
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,x-nfr=1");
 
     report(tb, 1, 0x1000);
     report(tb, 2, 0x2000);
@@ -265,7 +250,7 @@ static uint64_t record_of(VtdTestBed *tb, const VtdFault *f)
 
 static void test_request_type_encoding(void **state)
 {
-    VtdTestBed *tb = bed("intel-iommu,x-nfr=16");
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,x-nfr=16");
     VtdFault f = { .reason = VTD_FR_SGN_6, .sid = 9, .addr = 0x5000 };
     uint64_t t_bits = VTD_FRCD_HI_T1 | VTD_FRCD_HI_T2, hi;
 
@@ -299,7 +284,7 @@ static void test_request_type_encoding(void **state)
     assert_true(hi & VTD_FRCD_HI_F);
     testbed_free(tb);
 
-    tb = bed("intel-iommu,device-iotlb=on");
+    tb = testbed_from_opts("intel-iommu,device-iotlb=on");
     f = (VtdFault){ .reason = VTD_FR_LCT_5, .sid = 1, .addr = 0x5000,
                     .is_read = true, .at = 1 };
     assert_int_equal(VTD_FIELD(record_of(tb, &f), 125 - 64, 124 - 64), 1);
@@ -354,7 +339,7 @@ static void test_queue_error_status(void **state)
 
 static void test_extended_destination_address(void **state)
 {
-    VtdTestBed *tb = bed("intel-iommu,eim=on");
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,eim=on");
 
     wr32(tb, DMAR_FEUADDR_REG, 0x00000123);
     program_fault_msi(tb, false);

@@ -4,21 +4,6 @@
  */
 #include "vtd-test-fakes.h"
 
-static VtdTestBed *bed(const char *str)
-{
-    DeviceOpts *opts = opts_parse(str, "driver", NULL);
-    VtdConfig cfg;
-    GError *err = NULL;
-
-    assert_non_null(opts);
-    vtd_config_defaults(&cfg);
-    if (!vtd_config_from_opts(&cfg, opts, &err)) {
-        fail_msg("%s: %s", str, err->message);
-    }
-    opts_free(opts);
-    return testbed_new(&cfg);
-}
-
 static uint32_t gsts(VtdTestBed *tb)
 {
     return rd32(tb, DMAR_GSTS_REG);
@@ -31,7 +16,7 @@ static unsigned flushes(void)
 
 static void test_srtp_latches_root(void **state)
 {
-    VtdTestBed *tb = bed("intel-iommu,scalable-mode=on");
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,scalable-mode=on");
 
     wr64(tb, DMAR_RTADDR_REG, 0x123456000ULL | (1 << 10));
     assert_int_equal(tb->s->root_addr, 0);  /* not before the command */
@@ -63,7 +48,7 @@ static void test_srtp_latches_root(void **state)
 
 static void test_srtp_masks_to_address_width(void **state)
 {
-    VtdTestBed *tb = bed("intel-iommu,aw-bits=39");
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,aw-bits=39");
 
     wr64(tb, DMAR_RTADDR_REG, (1ULL << 45) | 0x5000);
     gcmd_set(tb, VTD_GCMD_SRTP, true);
@@ -91,7 +76,7 @@ static void test_translation_enable(void **state)
     assert_int_equal(mock.pasid_all, 1);
     testbed_free(tb);
 
-    tb = bed("intel-iommu,dma-translation=off");
+    tb = testbed_from_opts("intel-iommu,dma-translation=off");
     gcmd_set(tb, VTD_GCMD_TE, true);
     assert_false(gsts(tb) & VTD_GSTS_TES);
     assert_false(tb->s->dmar_enabled);
@@ -115,7 +100,7 @@ static void test_qie_enable_latches_queue(void **state)
     assert_int_equal(tb->s->iq_base, 0x45000);
     testbed_free(tb);
 
-    tb = bed("intel-iommu,scalable-mode=on");
+    tb = testbed_from_opts("intel-iommu,scalable-mode=on");
     wr64(tb, DMAR_IQA_REG, 0x46000 | VTD_IQA_DW | 7);
     gcmd_set(tb, VTD_GCMD_QIE, true);
     assert_true(tb->s->iq_dw);
@@ -180,7 +165,7 @@ static void test_sirtp_latches_irt(void **state)
     assert_false(tb->s->irt_eime);              /* no EIM: RsvdZ */
     testbed_free(tb);
 
-    tb = bed("intel-iommu,eim=on");
+    tb = testbed_from_opts("intel-iommu,eim=on");
     wr64(tb, DMAR_IRTA_REG, 0x78000 | VTD_IRTA_EIME | 15);
     gcmd_set(tb, VTD_GCMD_SIRTP, true);
     assert_true(tb->s->irt_eime);
@@ -206,7 +191,7 @@ static void test_ire_and_cfi(void **state)
     assert_false(tb->s->ir_enabled);
     testbed_free(tb);
 
-    tb = bed("intel-iommu,intremap=off");
+    tb = testbed_from_opts("intel-iommu,intremap=off");
     gcmd_set(tb, VTD_GCMD_IRE, true);
     gcmd_set(tb, VTD_GCMD_CFI, true);
     gcmd_set(tb, VTD_GCMD_SIRTP, true);

@@ -8,40 +8,14 @@
 
 #include "vtd-test-mem.h"
 
-typedef struct Ctx {
-    FakeMem *m;
-    VtdState *s;
-} Ctx;
-
 static void tweak_small(VtdConfig *cfg)
 {
     cfg->iotlb_size = 8;
 }
 
-static int setup(void **state)
-{
-    Ctx *c = g_new0(Ctx, 1);
-    c->m = fm_new();
-    c->s = tvtd_new(c->m, NULL);
-    *state = c;
-    return 0;
-}
-
 static int setup_small(void **state)
 {
-    Ctx *c = g_new0(Ctx, 1);
-    c->m = fm_new();
-    c->s = tvtd_new(c->m, tweak_small);
-    *state = c;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Ctx *c = *state;
-    vtd_free(c->s);
-    fm_free(c->m);
-    g_free(c);
+    *state = tctx_new(tweak_small);
     return 0;
 }
 
@@ -65,7 +39,7 @@ static bool has(VtdState *s, uint16_t sid, uint32_t pasid, uint64_t addr)
 
 static void test_lookup_sizes_and_tags(void **state)
 {
-    VtdState *s = ((Ctx *)*state)->s;
+    VtdState *s = ((VtdTestCtx *)*state)->s;
     const VtdIotlbEntry *e;
 
     add(s, 1, IOMMU_NO_PASID, IOMMU_NO_PASID, 1, 0x40000000, 3, VTD_PGTT_SS);
@@ -90,7 +64,7 @@ static void test_lookup_sizes_and_tags(void **state)
 
 static void test_global_and_domain(void **state)
 {
-    VtdState *s = ((Ctx *)*state)->s;
+    VtdState *s = ((VtdTestCtx *)*state)->s;
 
     add(s, 1, IOMMU_NO_PASID, 0, 1, 0x1000, 1, VTD_PGTT_SS);
     add(s, 1, 3, 3, 1, 0x2000, 1, VTD_PGTT_FS);
@@ -104,7 +78,7 @@ static void test_global_and_domain(void **state)
 
 static void test_page_selective_type2(void **state)
 {
-    VtdState *s = ((Ctx *)*state)->s;
+    VtdState *s = ((VtdTestCtx *)*state)->s;
 
     add(s, 1, IOMMU_NO_PASID, 0, 1, 0x10000, 1, VTD_PGTT_SS);   /* in range */
     add(s, 1, IOMMU_NO_PASID, 0, 1, 0x20000, 1, VTD_PGTT_SS);   /* outside */
@@ -130,7 +104,7 @@ static void test_page_selective_type2(void **state)
 
 static void test_pasid_selective_type6(void **state)
 {
-    VtdState *s = ((Ctx *)*state)->s;
+    VtdState *s = ((VtdTestCtx *)*state)->s;
 
     add(s, 1, 5, 5, 1, 0x10000, 1, VTD_PGTT_FS);
     add(s, 1, 5, 5, 1, 0x30000, 1, VTD_PGTT_FS);
@@ -157,7 +131,7 @@ static void test_pasid_selective_type6(void **state)
 
 static void test_eviction(void **state)
 {
-    VtdState *s = ((Ctx *)*state)->s;
+    VtdState *s = ((VtdTestCtx *)*state)->s;
 
     for (unsigned i = 0; i < 8; i++) {
         add(s, 1, IOMMU_NO_PASID, 0, 1, 0x1000ULL * i, 1, VTD_PGTT_SS);
@@ -191,7 +165,7 @@ static void test_eviction(void **state)
 
 static void test_ctx_cache(void **state)
 {
-    VtdState *s = ((Ctx *)*state)->s;
+    VtdState *s = ((VtdTestCtx *)*state)->s;
     VtdCtxCacheEntry l = { .scalable = false, .legacy = { .present = true, .did = 4 } };
     VtdCtxCacheEntry sm = { .scalable = true };
 
@@ -237,7 +211,7 @@ static void test_ctx_cache(void **state)
 
 static void test_pasid_cache(void **state)
 {
-    VtdState *s = ((Ctx *)*state)->s;
+    VtdState *s = ((VtdTestCtx *)*state)->s;
     VtdPasidCacheEntry e = { .pe = { .present = true, .did = 1 } };
 
     vtd_pasid_cache_insert(s, 0x10, 5, &e);
@@ -268,13 +242,13 @@ static void test_pasid_cache(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_lookup_sizes_and_tags, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_global_and_domain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_page_selective_type2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pasid_selective_type6, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_eviction, setup_small, teardown),
-        cmocka_unit_test_setup_teardown(test_ctx_cache, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pasid_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_sizes_and_tags, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_global_and_domain, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_page_selective_type2, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_pasid_selective_type6, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_eviction, setup_small, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_ctx_cache, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_pasid_cache, tctx_setup, tctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,11 +17,6 @@
 #define IRTA_S7   (IRT | 7)             /* 256 entries */
 #define SID       0x0310                /* 03:02.0 */
 
-typedef struct Ctx {
-    FakeMem *m;
-    VtdState *s;
-} Ctx;
-
 typedef struct Msg {
     uint64_t addr;
     uint32_t data;
@@ -34,41 +29,15 @@ static void tweak_eim(VtdConfig *cfg)
     cfg->eim = 1;
 }
 
-static Ctx *ctx_new(void (*tweak)(VtdConfig *cfg))
-{
-    Ctx *c = g_new0(Ctx, 1);
-
-    c->m = fm_new();
-    c->s = tvtd_new(c->m, tweak);
-    assert_non_null(c->s);
-    return c;
-}
-
-static int setup(void **state)
-{
-    *state = ctx_new(NULL);
-    return 0;
-}
-
 static int setup_eim(void **state)
 {
-    *state = ctx_new(tweak_eim);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Ctx *c = *state;
-
-    vtd_free(c->s);
-    fm_free(c->m);
-    g_free(c);
+    *state = tctx_new(tweak_eim);
     return 0;
 }
 
 /* ---- Helpers ------------------------------------------------------------ */
 
-static void gcmd(Ctx *c, uint32_t bit, bool on)
+static void gcmd(VtdTestCtx *c, uint32_t bit, bool on)
 {
     uint32_t cmd = (uint32_t)vtd_mmio_read(c->s, DMAR_GSTS_REG, 4) & 0x96ffffffu;
 
@@ -76,7 +45,7 @@ static void gcmd(Ctx *c, uint32_t bit, bool on)
 }
 
 /* Latch irta and turn IR on. */
-static void ir_on(Ctx *c, uint64_t irta)
+static void ir_on(VtdTestCtx *c, uint64_t irta)
 {
     vtd_mmio_write(c->s, DMAR_IRTA_REG, irta, 8);
     gcmd(c, VTD_GCMD_SIRTP, true);
@@ -84,7 +53,7 @@ static void ir_on(Ctx *c, uint64_t irta)
     assert_true(vtd_mmio_read(c->s, DMAR_GSTS_REG, 4) & VTD_GSTS_IRES);
 }
 
-static void irte_set(Ctx *c, uint32_t index, uint64_t lo, uint64_t hi)
+static void irte_set(VtdTestCtx *c, uint32_t index, uint64_t lo, uint64_t hi)
 {
     fm_w64(c->m, IRT + 16ULL * index, lo);
     fm_w64(c->m, IRT + 16ULL * index + 8, hi);
@@ -112,7 +81,7 @@ static uint64_t ir_addr(uint32_t handle, bool shv)
            VTD_IR_ADDR_FORMAT | (shv ? VTD_IR_ADDR_SHV : 0);
 }
 
-static bool irq(Ctx *c, uint16_t sid, uint64_t addr, uint32_t data, Msg *out)
+static bool irq(VtdTestCtx *c, uint16_t sid, uint64_t addr, uint32_t data, Msg *out)
 {
     Msg dummy;
 
@@ -123,7 +92,7 @@ static bool irq(Ctx *c, uint16_t sid, uint64_t addr, uint32_t data, Msg *out)
 }
 
 /* The pending fault (reason, 0 if none); clears it. */
-static unsigned take_fault(Ctx *c, uint32_t *index, uint16_t *sid)
+static unsigned take_fault(VtdTestCtx *c, uint32_t *index, uint16_t *sid)
 {
     uint32_t fsts = (uint32_t)vtd_mmio_read(c->s, DMAR_FSTS_REG, 4);
     unsigned n = (fsts >> VTD_FSTS_FRI_SHIFT) & 0xff;
@@ -145,7 +114,7 @@ static unsigned take_fault(Ctx *c, uint32_t *index, uint16_t *sid)
     return (unsigned)((hi >> 32) & 0xff);
 }
 
-static void assert_blocked(Ctx *c, uint16_t sid, uint64_t addr, uint32_t data,
+static void assert_blocked(VtdTestCtx *c, uint16_t sid, uint64_t addr, uint32_t data,
                            unsigned reason)
 {
     uint16_t fsid = 0;
@@ -159,7 +128,7 @@ static void assert_blocked(Ctx *c, uint16_t sid, uint64_t addr, uint32_t data,
 
 static void test_ir_off_passes_everything(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     Msg m;
 
     /* Remappable format with IR off: treated as compatibility, unchanged. */
@@ -172,7 +141,7 @@ static void test_ir_off_passes_everything(void **state)
 
 static void test_compat_blocked_without_cfi(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     Msg m;
 
     ir_on(c, IRTA_S7);
@@ -188,7 +157,7 @@ static void test_compat_blocked_without_cfi(void **state)
 
 static void test_compat_blocked_with_eime(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     /* EIME=1 blocks compatibility format even with CFI set. */
     ir_on(c, IRTA_S7 | VTD_IRTA_EIME);
@@ -202,7 +171,7 @@ static void test_compat_blocked_with_eime(void **state)
 
 static void test_eime_ignored_without_eim(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     /* Without ECAP.EIM the EIME bit does not latch: xAPIC mode. */
     ir_on(c, IRTA_S7 | VTD_IRTA_EIME);
@@ -214,7 +183,7 @@ static void test_eime_ignored_without_eim(void **state)
 
 static void test_request_reserved(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     ir_on(c, IRTA_S7);
     irte_set(c, 1, irte_lo(0x30, 0x100, 0, 0, 0, 0), 0);
@@ -231,7 +200,7 @@ static void test_request_reserved(void **state)
 
 static void test_index_bound(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     uint32_t index = 0;
 
     ir_on(c, IRT | 0);      /* S=0: two entries */
@@ -254,7 +223,7 @@ static void test_index_bound(void **state)
 
 static void test_irte_beyond_haw(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     /* The last entries of a 64K table at the top of the 39-bit space. */
     ir_on(c, (c->s->haw_mask & ~0xfffULL & ~0xfffffULL) | 15);
@@ -269,7 +238,7 @@ static void test_irte_beyond_haw(void **state)
 
 static void test_irt_fetch_error(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     uint32_t index = 0;
 
     ir_on(c, 0x7000000 | 7);     /* nothing mapped there */
@@ -280,7 +249,7 @@ static void test_irt_fetch_error(void **state)
 
 static void test_not_present_and_fpd(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     uint32_t index = 0;
     VtdStats st;
 
@@ -301,7 +270,7 @@ static void test_not_present_and_fpd(void **state)
 
 static void test_source_id_full(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     /* Requester 03:02.5 against the IRTE's 03:02.0 under each SQ. */
     uint16_t req = 0x0315;
     static const struct { unsigned sq; uint16_t ok_sid; uint16_t bad_sid; } t[] = {
@@ -336,7 +305,7 @@ static void test_source_id_full(void **state)
 
 static void test_source_id_bus_range_and_none(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     ir_on(c, IRTA_S7);
     /* Buses 2..4 allowed. */
@@ -354,7 +323,7 @@ static void test_source_id_bus_range_and_none(void **state)
 
 static void test_irte_reserved(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     uint64_t lo = irte_lo(0x60, 0x100, 0, 0, 0, 0);
     static const uint64_t bad_lo[] = {
         VTD_IRTE_IM,            /* posted format without CAP.PI */
@@ -389,7 +358,7 @@ static void test_irte_reserved(void **state)
 
 static void test_source_check_precedes_reserved(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     ir_on(c, IRTA_S7);
     irte_set(c, 2, irte_lo(0x60, 0x100, 0, 0, 0, 0) | VTD_BIT(13),
@@ -402,7 +371,7 @@ static void test_source_check_precedes_reserved(void **state)
 
 static void test_remap_xapic(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     Msg m;
 
     ir_on(c, IRTA_S7);
@@ -427,7 +396,7 @@ static void test_remap_xapic(void **state)
 
 static void test_remap_x2apic(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     Msg m;
 
     ir_on(c, IRTA_S7 | VTD_IRTA_EIME);
@@ -448,7 +417,7 @@ static void test_remap_x2apic(void **state)
 
 static void test_eim_without_eime_is_xapic(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     /* EIM supported but EIME=0: DST 31:16 and 7:0 are reserved. */
     ir_on(c, IRTA_S7);
@@ -460,7 +429,7 @@ static void test_eim_without_eime_is_xapic(void **state)
 
 static void test_iec_hit_then_invalidate(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     Msg m;
 
     ir_on(c, IRTA_S7);
@@ -494,7 +463,7 @@ static void test_iec_hit_then_invalidate(void **state)
 
 static void test_iec_cached_entry_still_checked(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     ir_on(c, IRTA_S7);
     irte_set(c, 9, irte_lo(0x70, 0x100, 0, 0, 0, 0),
@@ -506,7 +475,7 @@ static void test_iec_cached_entry_still_checked(void **state)
 
 static void test_iec_dropped_by_sirtp_and_reset(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     Msg m;
 
     ir_on(c, IRTA_S7);
@@ -526,7 +495,7 @@ static void test_iec_dropped_by_sirtp_and_reset(void **state)
 
 static void test_iec_large_mask(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
 
     ir_on(c, IRTA_S7);
     for (unsigned i = 0; i < 4; i++) {
@@ -545,7 +514,7 @@ static void test_iec_large_mask(void **state)
 
 static void test_window_read_faults_29(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = {
         .sid = SID, .pasid = IOMMU_NO_PASID, .addr = 0xfee00000,
         .access = IOMMU_ACCESS_READ, .at = IOMMU_AT_UNTRANSLATED,
@@ -590,27 +559,31 @@ static void test_window_read_faults_29(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ir_off_passes_everything, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compat_blocked_without_cfi, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compat_blocked_with_eime, setup_eim, teardown),
-        cmocka_unit_test_setup_teardown(test_eime_ignored_without_eim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_request_reserved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_index_bound, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_irte_beyond_haw, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_irt_fetch_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_present_and_fpd, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_source_id_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_source_id_bus_range_and_none, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_irte_reserved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_source_check_precedes_reserved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_remap_xapic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_remap_x2apic, setup_eim, teardown),
-        cmocka_unit_test_setup_teardown(test_eim_without_eime_is_xapic, setup_eim, teardown),
-        cmocka_unit_test_setup_teardown(test_iec_hit_then_invalidate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iec_cached_entry_still_checked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iec_dropped_by_sirtp_and_reset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iec_large_mask, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_window_read_faults_29, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ir_off_passes_everything, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_compat_blocked_without_cfi, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_compat_blocked_with_eime, setup_eim, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_eime_ignored_without_eim, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_request_reserved, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_index_bound, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_irte_beyond_haw, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_irt_fetch_error, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_not_present_and_fpd, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_source_id_full, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_source_id_bus_range_and_none,
+                                        tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_irte_reserved, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_source_check_precedes_reserved,
+                                        tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_remap_xapic, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_remap_x2apic, setup_eim, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_eim_without_eime_is_xapic, setup_eim, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_iec_hit_then_invalidate, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_iec_cached_entry_still_checked,
+                                        tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_iec_dropped_by_sirtp_and_reset,
+                                        tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_iec_large_mask, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_window_read_faults_29, tctx_setup, tctx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,14 +156,7 @@ static void test_refused_while_qi_enabled(void **state)
 
 static void test_refused_in_scalable_mode(void **state)
 {
-    DeviceOpts *opts = opts_parse("intel-iommu,scalable-mode=on", "driver", NULL);
-    VtdConfig cfg;
-    VtdTestBed *tb;
-
-    vtd_config_defaults(&cfg);
-    assert_true(vtd_config_from_opts(&cfg, opts, NULL));
-    opts_free(opts);
-    tb = testbed_new(&cfg);
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,scalable-mode=on");
 
     /* Legacy TTM (the power-on value) is accepted even on such a unit. */
     wr64(tb, DMAR_CCMD_REG, CCMD(1));

@@ -7,27 +7,6 @@
 
 #include <string.h>
 
-static void cfg_from(VtdConfig *cfg, const char *str)
-{
-    DeviceOpts *opts = opts_parse(str, "driver", NULL);
-    GError *err = NULL;
-
-    assert_non_null(opts);
-    vtd_config_defaults(cfg);
-    if (!vtd_config_from_opts(cfg, opts, &err)) {
-        fail_msg("%s: %s", str, err->message);
-    }
-    opts_free(opts);
-}
-
-static VtdTestBed *bed(const char *str)
-{
-    VtdConfig cfg;
-
-    cfg_from(&cfg, str);
-    return testbed_new(&cfg);
-}
-
 /* RW bits of a register: write all ones, see what sticks, restore 0. */
 static uint64_t rw_bits(VtdTestBed *tb, unsigned off, unsigned size)
 {
@@ -200,7 +179,7 @@ static void test_upper_address_registers(void **state)
     assert_int_equal(rw_bits(tb, DMAR_IRTA_REG, 8) & VTD_IRTA_EIME, 0);
     testbed_free(tb);
 
-    tb = bed("intel-iommu,eim=on");
+    tb = testbed_from_opts("intel-iommu,eim=on");
     wr64(tb, DMAR_FEADDR_REG, 0x12345678fee00004ULL);
     assert_int_equal(rd32(tb, DMAR_FEUADDR_REG), 0x12345678);
     assert_int_equal(rw_bits(tb, DMAR_IEUADDR_REG, 4), 0xffffffff);
@@ -218,7 +197,7 @@ static void test_page_request_registers(void **state)
     }
     testbed_free(tb);
 
-    tb = bed("intel-iommu,scalable-mode=on,device-iotlb=on,x-prs=on");
+    tb = testbed_from_opts("intel-iommu,scalable-mode=on,device-iotlb=on,x-prs=on");
     assert_int_equal(rd32(tb, DMAR_PECTL_REG), VTD_XECTL_IM);
     assert_int_equal(rw_bits(tb, DMAR_PQH_REG, 8), 0x7ffe0);
     assert_int_equal(rw_bits(tb, DMAR_PQT_REG, 8), 0x7ffe0);
@@ -257,7 +236,7 @@ static void test_bad_accesses(void **state)
     assert_int_equal(rd64(tb, end - 8), 0);
     testbed_free(tb);
 
-    tb = bed("intel-iommu,x-nfr=256");
+    tb = testbed_from_opts("intel-iommu,x-nfr=256");
     assert_int_equal(vtd_mmio_size(tb->s), 0x220 + 16 * 256);
     vtd_set64(tb->s, vtd_frcd_offset(tb->s, 255) + 8, VTD_FRCD_HI_F);
     assert_int_equal(rd64(tb, 0x220 + 16 * 255 + 8), VTD_FRCD_HI_F);
@@ -266,7 +245,7 @@ static void test_bad_accesses(void **state)
 
 static void test_reset_restores_power_on_image(void **state)
 {
-    VtdTestBed *tb = bed("intel-iommu,scalable-mode=on,eim=on");
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,scalable-mode=on,eim=on");
     unsigned n = vtd_mmio_size(tb->s) / 4;
     uint32_t *before = g_new(uint32_t, n), *after = g_new(uint32_t, n);
 
@@ -323,7 +302,7 @@ static void test_random_accesses_are_contained(void **state)
     GRand *rng = g_rand_new_with_seed(0x5eed);
 
     for (size_t c = 0; c < G_N_ELEMENTS(cfgs); c++) {
-        VtdTestBed *tb = bed(cfgs[c]);
+        VtdTestBed *tb = testbed_from_opts(cfgs[c]);
         uint64_t cap = tb->s->cap, ecap = tb->s->ecap;
         uint64_t span = vtd_mmio_size(tb->s) + 64;
 

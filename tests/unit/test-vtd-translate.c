@@ -22,11 +22,6 @@
 #define IOVA    0x40201000ULL
 #define TARGET  0x7000000ULL
 
-typedef struct Ctx {
-    FakeMem *m;
-    VtdState *s;
-} Ctx;
-
 static void tweak_all(VtdConfig *cfg)
 {
     cfg->scalable_mode = true;
@@ -37,24 +32,14 @@ static void tweak_all(VtdConfig *cfg)
     cfg->pasid_bits = 20;
 }
 
-static Ctx *ctx_new(void (*tweak)(VtdConfig *), unsigned ttm)
+static VtdTestCtx *ctx_new(void (*tweak)(VtdConfig *), unsigned ttm)
 {
-    Ctx *c = g_new0(Ctx, 1);
-    c->m = fm_new();
-    c->s = tvtd_new(c->m, tweak);
+    VtdTestCtx *c = tctx_new(tweak);
+
     c->s->root_addr = ROOT;
     c->s->ttm = ttm;
     c->s->dmar_enabled = true;
     return c;
-}
-
-static int teardown(void **state)
-{
-    Ctx *c = *state;
-    vtd_free(c->s);
-    fm_free(c->m);
-    g_free(c);
-    return 0;
 }
 
 static int setup_legacy(void **state)
@@ -88,7 +73,7 @@ static void fs_map(FakeMem *m, uint64_t va, uint64_t pa)
 }
 
 /* Table writers model software: each change is followed by invalidation. */
-static void legacy_ctx(Ctx *c, uint64_t lo, uint64_t hi)
+static void legacy_ctx(VtdTestCtx *c, uint64_t lo, uint64_t hi)
 {
     FakeMem *m = c->m;
 
@@ -98,7 +83,7 @@ static void legacy_ctx(Ctx *c, uint64_t lo, uint64_t hi)
     fm_w64(m, CTXT + 16 * (SID & 0xff) + 8, hi);
 }
 
-static void sm_ctx(Ctx *c, uint64_t qw0, uint64_t qw1)
+static void sm_ctx(VtdTestCtx *c, uint64_t qw0, uint64_t qw1)
 {
     FakeMem *m = c->m;
 
@@ -108,7 +93,7 @@ static void sm_ctx(Ctx *c, uint64_t qw0, uint64_t qw1)
     fm_w64(m, CTXT + 32 * (SID & 0x7f) + 8, qw1);
 }
 
-static void pasid_entry(Ctx *c, uint32_t pasid, uint64_t q0, uint64_t q1,
+static void pasid_entry(VtdTestCtx *c, uint32_t pasid, uint64_t q0, uint64_t q1,
                         uint64_t q2)
 {
     FakeMem *m = c->m;
@@ -129,7 +114,7 @@ static IommuRequest rq(uint64_t addr, unsigned access, uint32_t pasid)
 }
 
 /* Translate; return the fault reason (0 if ok). */
-static unsigned xl(Ctx *c, const IommuRequest *r, IommuResult *res, VtdFault *f)
+static unsigned xl(VtdTestCtx *c, const IommuRequest *r, IommuResult *res, VtdFault *f)
 {
     IommuResult lres;
     VtdFault lf;
@@ -144,7 +129,7 @@ static unsigned xl(Ctx *c, const IommuRequest *r, IommuResult *res, VtdFault *f)
 
 static void test_te_off(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = rq(0x12345678, IOMMU_ACCESS_WRITE, IOMMU_NO_PASID);
     IommuResult res;
     VtdFault f;
@@ -161,7 +146,7 @@ static void test_te_off(void **state)
 
 static void test_interrupt_window(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = rq(0xfee01000, IOMMU_ACCESS_WRITE, IOMMU_NO_PASID);
     IommuResult res;
 
@@ -180,7 +165,7 @@ static void test_interrupt_window(void **state)
 
 static void test_ttm(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = rq(IOVA, IOMMU_ACCESS_READ, IOMMU_NO_PASID);
     VtdFault f;
 
@@ -201,7 +186,7 @@ static void test_ttm(void **state)
 
 static void test_legacy_ss_and_cache(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = rq(IOVA | 0x34, IOMMU_ACCESS_WRITE, IOMMU_NO_PASID);
     IommuResult res;
 
@@ -243,7 +228,7 @@ static void test_legacy_ss_and_cache(void **state)
 
 static void test_legacy_faults(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = rq(IOVA, IOMMU_ACCESS_READ, IOMMU_NO_PASID);
     VtdFault f;
 
@@ -328,7 +313,7 @@ static void test_legacy_faults(void **state)
 
 static void test_scalable_pgtts(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = rq(IOVA | 0x8, IOMMU_ACCESS_WRITE, IOMMU_NO_PASID);
     IommuResult res;
     VtdFault f;
@@ -382,7 +367,7 @@ static void test_scalable_pgtts(void **state)
 
 static void test_scalable_faults(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = rq(IOVA, IOMMU_ACCESS_READ, 64);
     IommuResult res;
     VtdFault f;
@@ -453,7 +438,7 @@ static void test_scalable_faults(void **state)
 
 static void test_scalable_caches(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     IommuRequest r = rq(IOVA, IOMMU_ACCESS_READ, 5);
     IommuResult res;
 
@@ -503,14 +488,14 @@ static void test_scalable_caches(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_te_off, setup_legacy, teardown),
-        cmocka_unit_test_setup_teardown(test_interrupt_window, setup_legacy, teardown),
-        cmocka_unit_test_setup_teardown(test_ttm, setup_legacy, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_ss_and_cache, setup_legacy, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_faults, setup_legacy, teardown),
-        cmocka_unit_test_setup_teardown(test_scalable_pgtts, setup_scalable, teardown),
-        cmocka_unit_test_setup_teardown(test_scalable_faults, setup_scalable, teardown),
-        cmocka_unit_test_setup_teardown(test_scalable_caches, setup_scalable, teardown),
+        cmocka_unit_test_setup_teardown(test_te_off, setup_legacy, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_window, setup_legacy, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_ttm, setup_legacy, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_ss_and_cache, setup_legacy, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_faults, setup_legacy, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_scalable_pgtts, setup_scalable, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_scalable_faults, setup_scalable, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_scalable_caches, setup_scalable, tctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

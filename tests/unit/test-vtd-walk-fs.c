@@ -22,11 +22,6 @@
 #define IDX(a, l) (((a) >> (12 + 9 * ((l) - 1))) & 0x1ff)
 #define VA      0x00007f1234567000ULL
 
-typedef struct Ctx {
-    FakeMem *m;
-    VtdState *s;
-} Ctx;
-
 static void tweak(VtdConfig *cfg)
 {
     cfg->scalable_mode = true;
@@ -36,19 +31,7 @@ static void tweak(VtdConfig *cfg)
 
 static int setup(void **state)
 {
-    Ctx *c = g_new0(Ctx, 1);
-    c->m = fm_new();
-    c->s = tvtd_new(c->m, tweak);
-    *state = c;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Ctx *c = *state;
-    vtd_free(c->s);
-    fm_free(c->m);
-    g_free(c);
+    *state = tctx_new(tweak);
     return 0;
 }
 
@@ -80,7 +63,7 @@ static VtdFsWalk walk(unsigned access, bool priv)
 
 static void test_basic_4k_and_ad(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t f[] = { 0, ALL, ALL, ALL, ALL, ALL };
     VtdFsResult r;
 
@@ -115,7 +98,7 @@ static void test_basic_4k_and_ad(void **state)
 
 static void test_5level_and_canonical(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t f[] = { 0, ALL, ALL, ALL, ALL, ALL };
     uint64_t va5 = 0x00ff123456789000ULL;
     VtdFsResult r;
@@ -139,7 +122,7 @@ static void test_5level_and_canonical(void **state)
 
 static void test_faults(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t f[] = { 0, ALL, ALL, ALL, ALL, ALL };
     VtdFsResult r;
     VtdFsWalk w = walk(IOMMU_ACCESS_READ, false);
@@ -166,7 +149,7 @@ static void test_faults(void **state)
 
 static void test_large_pages(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t f2m[] = { 0, ALL, ALL | PS, ALL, ALL, ALL };
     const uint64_t f1g[] = { 0, ALL, ALL, ALL | PS, ALL, ALL };
     VtdFsResult r;
@@ -191,7 +174,7 @@ static void test_large_pages(void **state)
 
 static void test_access_rights(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     uint64_t f[] = { 0, ALL, ALL, P | RW, ALL, ALL };   /* level 3 U/S=0 */
     VtdFsResult r;
     VtdFsWalk w = walk(IOMMU_ACCESS_READ, false);
@@ -226,7 +209,7 @@ static void test_access_rights(void **state)
 
 static void test_ad_faults(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t f[] = { 0, ALL, ALL, ALL, ALL, ALL };
     const uint64_t fad[] = { 0, ALL | A | D, ALL | A, ALL | A, ALL | A, ALL };
     VtdFsResult r;
@@ -275,7 +258,7 @@ static VtdFaultReason nest_xlate(void *opaque, uint64_t gpa, unsigned access,
 
 static void test_nested(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t f[] = { 0, ALL, ALL, ALL, ALL, ALL };
     NestCtx nc = {
         .s = c->s,
@@ -343,13 +326,13 @@ static void test_nested(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_basic_4k_and_ad, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_5level_and_canonical, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_large_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_access_rights, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ad_faults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nested, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_basic_4k_and_ad, setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_5level_and_canonical, setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_faults, setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_large_pages, setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_access_rights, setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_ad_faults, setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_nested, setup, tctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,29 +21,6 @@
 #define IOVA    0x12345678000ULL        /* below 2^48 */
 #define IDX(a, l) (((a) >> (12 + 9 * ((l) - 1))) & 0x1ff)
 
-typedef struct Ctx {
-    FakeMem *m;
-    VtdState *s;
-} Ctx;
-
-static int setup(void **state)
-{
-    Ctx *c = g_new0(Ctx, 1);
-    c->m = fm_new();
-    c->s = tvtd_new(c->m, NULL);
-    *state = c;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    Ctx *c = *state;
-    vtd_free(c->s);
-    fm_free(c->m);
-    g_free(c);
-    return 0;
-}
-
 /* Entry at level l of the walk for addr; tables chained T(levels)..T(1). */
 static uint64_t ent_addr(uint64_t addr, unsigned l)
 {
@@ -70,7 +47,7 @@ static VtdSsWalk walk(VtdSsMode mode, unsigned aw, unsigned access)
 
 static void test_4k_levels(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t flags[] = { 0, RW, RW, RW, RW, RW };
     VtdSsResult r;
 
@@ -89,7 +66,7 @@ static void test_4k_levels(void **state)
 
 static void test_5level(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t flags[] = { 0, RW, RW, RW, RW, RW };
     uint64_t addr = 0x1f2345678000ULL | (1ULL << 52);
     VtdSsResult r;
@@ -105,7 +82,7 @@ static void test_5level(void **state)
 
 static void test_large_pages(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t flags[] = { 0, RW, RW | PS, RW, RW, RW };
     const uint64_t flags1g[] = { 0, RW, RW, RW | PS, RW, RW };
     VtdSsResult r;
@@ -149,7 +126,7 @@ static void test_large_pages(void **state)
 
 static void test_permissions(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     uint64_t flags[] = { 0, RW, RW, RW, R, RW };
     VtdSsResult r;
 
@@ -186,7 +163,7 @@ static void test_permissions(void **state)
 
 static void test_not_present_and_fetch(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t flags[] = { 0, RW, RW, RW, RW, RW };
     VtdSsResult r;
     VtdSsWalk w = walk(VTD_SS_SCALABLE, 2, IOMMU_ACCESS_WRITE);
@@ -214,7 +191,7 @@ static void test_not_present_and_fetch(void **state)
 
 static void test_address_width(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     VtdSsResult r;
     VtdSsWalk w = walk(VTD_SS_LEGACY, 1, IOMMU_ACCESS_READ);
 
@@ -230,7 +207,7 @@ static void test_address_width(void **state)
 
 static void test_reserved_bits(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t flags[] = { 0, RW, RW, RW, RW, RW };
     VtdSsResult r;
     VtdSsWalk w = walk(VTD_SS_SCALABLE, 2, IOMMU_ACCESS_READ);
@@ -279,7 +256,7 @@ static void tweak_ssads(VtdConfig *cfg)
 
 static void test_ssade(void **state)
 {
-    Ctx *c = *state;
+    VtdTestCtx *c = *state;
     const uint64_t flags[] = { 0, RW, RW, RW, RW, RW };
     VtdSsResult r;
     VtdSsWalk w = walk(VTD_SS_SCALABLE, 2, IOMMU_ACCESS_READ);
@@ -335,14 +312,14 @@ static void test_ssade(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_4k_levels, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_5level, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_large_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_present_and_fetch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_address_width, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reserved_bits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ssade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_4k_levels, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_5level, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_large_pages, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_permissions, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_not_present_and_fetch, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_address_width, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_reserved_bits, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_ssade, tctx_setup, tctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

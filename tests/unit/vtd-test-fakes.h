@@ -163,6 +163,24 @@ G_GNUC_UNUSED static VtdTestBed *testbed_new(VtdConfig *cfg)
     return tb;
 }
 
+/* A unit built from a -device option string over the default config. */
+G_GNUC_UNUSED static VtdTestBed *testbed_from_opts(const char *str)
+{
+    GError *err = NULL;
+    DeviceOpts *opts = opts_parse(str, "driver", &err);
+    VtdConfig cfg;
+
+    if (!opts) {
+        fail_msg("%s: %s", str, err->message);
+    }
+    vtd_config_defaults(&cfg);
+    if (!vtd_config_from_opts(&cfg, opts, &err)) {
+        fail_msg("%s: %s", str, err->message);
+    }
+    opts_free(opts);
+    return testbed_new(&cfg);
+}
+
 G_GNUC_UNUSED static VtdTestBed *testbed_default(void)
 {
     VtdConfig cfg;

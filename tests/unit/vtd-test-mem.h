@@ -2,11 +2,16 @@
  * Shared helpers for the VT-d translation unit tests: a sparse fake guest
  * memory (4 KiB pages in a GHashTable; reads or writes of unmapped pages
  * fail, read-only pages refuse writes) and a VtdState built through the real
- * vtd_new() from a tweaked default config.
+ * vtd_new() from a tweaked default config, and the fixture pairing the two.
  */
 #ifndef VTD_TEST_MEM_H
 #define VTD_TEST_MEM_H
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
 #include <glib.h>
 #include <string.h>
 
@@ -123,6 +128,45 @@ static inline VtdState *tvtd_new(FakeMem *m, void (*tweak)(VtdConfig *cfg))
         tweak(&cfg);
     }
     return vtd_new(&cfg, &mem, NULL);
+}
+
+/*
+ * The fixture most of these tests share: one fake memory and one unit over
+ * it. Use tctx_setup/tctx_teardown directly as cmocka fixtures, or wrap
+ * tctx_new(tweak) in a setup of your own for a tweaked config.
+ */
+typedef struct VtdTestCtx {
+    FakeMem *m;
+    VtdState *s;
+} VtdTestCtx;
+
+static inline VtdTestCtx *tctx_new(void (*tweak)(VtdConfig *cfg))
+{
+    VtdTestCtx *c = g_new0(VtdTestCtx, 1);
+
+    c->m = fm_new();
+    c->s = tvtd_new(c->m, tweak);
+    assert_non_null(c->s);  /* a config the unit refuses is a test bug */
+    return c;
+}
+
+static inline void tctx_free(VtdTestCtx *c)
+{
+    vtd_free(c->s);
+    fm_free(c->m);
+    g_free(c);
+}
+
+static inline int tctx_setup(void **state)
+{
+    *state = tctx_new(NULL);
+    return 0;
+}
+
+static inline int tctx_teardown(void **state)
+{
+    tctx_free(*state);
+    return 0;
 }
 
 #endif
