@@ -205,6 +205,7 @@ static void nest_invalidate(void *opaque, VtdState *s, const VtdInvalidation *in
     case VTD_INVAL_IOTLB:
     case VTD_INVAL_PASID_IOTLB:
         forward_iotlb(n, inv);
+        vtd_nest_ss_invalidate(n, inv);     /* nest-shadow: type 2 only */
         break;
     case VTD_INVAL_PASID_CACHE:
         pasid_cache(n, inv);

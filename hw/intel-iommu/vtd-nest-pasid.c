@@ -47,6 +47,7 @@ VtdNestShadow *vtd_nest_shadow_new(VtdNestDev *d, uint32_t pasid, bool on_rid)
 
 static void shadow_free(VtdNestShadow *sh)
 {
+    vtd_nest_ss_release(sh);    /* nest-shadow: its shadow domain, if any */
     g_array_unref(sh->pending);
     g_free(sh);
 }
@@ -121,6 +122,9 @@ static void shadow_set(VtdNestShadow *sh, VtdShadowKind kind, uint32_t nested,
     }
     /* Queued invalidations were for the old HWPT; a new one starts empty. */
     vtd_nest_shadow_drop_pending(sh);
+    if (kind != VTD_SHADOW_SS) {
+        vtd_nest_ss_release(sh);    /* nest-shadow: left its shadow domain */
+    }
     if (old && old != nested) {
         destroy_nested(sh, old);
     }
@@ -169,10 +173,12 @@ static void shadow_nested(VtdNestShadow *sh, const struct iommu_hwpt_vtd_s1 *s1,
         sh->did = did;      /* same tables; only the tag changed */
         return;
     }
+    /* With a fault queue, first-stage faults reach the guest (nest-fault). */
     if (!iommufd_backend_alloc_hwpt(d->hd->be, d->hd->dev_id, d->s2->hwpt_id,
-                                    d->use_pasid ? IOMMU_HWPT_ALLOC_PASID : 0,
-                                    IOMMU_HWPT_DATA_VTD_S1, s1, sizeof(*s1), 0,
-                                    &id, &err)) {
+                                    (d->use_pasid ? IOMMU_HWPT_ALLOC_PASID : 0) |
+                                    vtd_nest_fault_hwpt_flags(d),
+                                    IOMMU_HWPT_DATA_VTD_S1, s1, sizeof(*s1),
+                                    vtd_nest_fault_id(d), &id, &err)) {
         defer(sh, "cannot allocate a first-stage HWPT", err);
         shadow_block(sh, "host refused the first-stage HWPT");
         return;
@@ -191,11 +197,29 @@ static void shadow_nested(VtdNestShadow *sh, const struct iommu_hwpt_vtd_s1 *s1,
     shadow_set(sh, VTD_SHADOW_NESTED, id, s1, did, NULL);
 }
 
+/* nest-shadow: a guest second-stage table, mirrored into a shadow IOAS
+ * (vtd-nest-shadow.c); made before broken like the others. */
+static void shadow_ss(VtdNestShadow *sh, const VtdSsKey *key)
+{
+    GError *err = NULL;
+
+    if (sh->kind == VTD_SHADOW_SS && vtd_nest_ss_same(sh, key)) {
+        return;
+    }
+    if (!vtd_nest_ss_attach(sh, key, &err)) {
+        defer(sh, "cannot attach the shadow of the guest's second stage", err);
+        shadow_block(sh, "host refused the second-stage shadow");
+        return;
+    }
+    shadow_set(sh, VTD_SHADOW_SS, 0, NULL, key->did, NULL);
+}
+
 /* ---- Reading the guest's structures ------------------------------------ */
 
 typedef struct Want {
     VtdShadowKind kind;
     struct iommu_hwpt_vtd_s1 s1;
+    VtdSsKey ss;            /* nest-shadow: kind SS */
     uint16_t did;
     const char *why;
 } Want;
@@ -215,10 +239,14 @@ static void want_from_entry(VtdNestDev *d, const VtdPasidEntry *pe, Want *w)
     case VTD_PGTT_PT:
         w->kind = VTD_SHADOW_S2;
         break;
+    case VTD_PGTT_SS:       /* nest-shadow */
+        w->kind = vtd_nest_ss_want_pasid(d, pe, &w->ss, &w->why);
+        w->did = pe->did;
+        break;
     default:
         w->kind = VTD_SHADOW_BLOCKED;
-        w->why = "second-stage or nested PGTT: needs the shadow path "
-                 "(not implemented)";
+        w->why = "nested PGTT (first stage over a guest second stage): not "
+                 "supported for passthrough devices";
         break;
     }
 }
@@ -257,6 +285,9 @@ static void apply_want(VtdNestShadow *sh, const Want *w)
         break;
     case VTD_SHADOW_S2:
         shadow_stage2(sh);
+        break;
+    case VTD_SHADOW_SS:
+        shadow_ss(sh, &w->ss);
         break;
     default:
         shadow_block(sh, w->why);
@@ -393,9 +424,14 @@ static bool gate(VtdNestDev *d, VtdSmContext *ctx)
         return false;
     }
     if (s->ttm != VTD_TTM_SCALABLE) {
+        Want w = { 0 };
+
+        /* nest-shadow: the context entry decides (SS shadow, PT, blocked). */
         release_all_pasids(d, "legacy mode");
-        shadow_block(d->rid, "legacy-mode translation: needs the shadow "
-                     "path (not implemented)");
+        w.kind = vtd_nest_ss_want_legacy(d, &w.ss, &w.why);
+        w.did = w.ss.did;
+        d->rid->pasid = 0;
+        apply_want(d->rid, &w);
         return false;
     }
     if (!read_context(d, ctx)) {

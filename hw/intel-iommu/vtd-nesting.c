@@ -137,6 +137,7 @@ static void dev_free(VtdNesting *n, VtdNestDev *d)
         vtd_nest_dev_release(d);
     }
     vtd_nest_s2_leave(n, d);
+    vtd_nest_fault_leave(n, d);     /* after every HWPT that reported into it */
     n->devs = g_list_remove(n->devs, d);
     g_hash_table_destroy(d->pasids);
     g_array_unref(d->orphans);
@@ -172,7 +173,9 @@ bool vtd_set_host_device(VtdState *s, HostIommuDevice *hd, GError **errp)
     d->use_pasid = s->cfg.pasid_bits > 0 && hd->max_pasid_log2 > 0;
     d->pasids = g_hash_table_new(NULL, NULL);
     d->orphans = g_array_new(false, false, sizeof(uint32_t));
-    if (!vtd_nest_s2_join(n, d, errp)) {
+    /* The fault queue first: nested HWPTs are allocated with its id. */
+    if (!vtd_nest_fault_join(n, d, errp) || !vtd_nest_s2_join(n, d, errp)) {
+        vtd_nest_fault_leave(n, d);
         g_hash_table_destroy(d->pasids);
         g_array_unref(d->orphans);
         g_free(d);
@@ -245,6 +248,7 @@ static void nest_on_destroy(VtdState *s)
         dev_free(n, n->devs->data);
     }
     vtd_inval_remove_listener(s, &vtd_nest_inval_listener, n);
+    vtd_nest_ss_fini(n);
     g_clear_error(&n->deferred);
     s->nesting = NULL;
     s->nest_hooks = NULL;
@@ -285,6 +289,8 @@ static const char *kind_name(VtdShadowKind k)
         return "stage2";
     case VTD_SHADOW_NESTED:
         return "nested";
+    case VTD_SHADOW_SS:
+        return "shadow";
     default:
         return "blocked";
     }
@@ -332,6 +338,17 @@ static GVariant *shadow_report(const VtdNestShadow *sh)
                               g_variant_new_uint64(sh->s1.pgtbl_addr));
         g_variant_builder_add(&b, "{sv}", "addr-width",
                               g_variant_new_uint32(sh->s1.addr_width));
+    } else if (sh->kind == VTD_SHADOW_SS && sh->ss) {
+        /* nest-shadow: the shadow domain mirroring the guest's SS table */
+        const VtdSsDomain *dom = sh->ss->dom;
+
+        g_variant_builder_add(&b, "{sv}", "did", g_variant_new_uint32(sh->did));
+        g_variant_builder_add(&b, "{sv}", "hwpt", g_variant_new_uint32(sh->ss->hwpt_id));
+        g_variant_builder_add(&b, "{sv}", "ioas", g_variant_new_uint32(dom->ioas_id));
+        g_variant_builder_add(&b, "{sv}", "ssptptr", g_variant_new_uint64(dom->key.root));
+        g_variant_builder_add(&b, "{sv}", "legacy", g_variant_new_boolean(dom->key.legacy));
+        g_variant_builder_add(&b, "{sv}", "mappings",
+                              g_variant_new_uint32(g_tree_nnodes(dom->maps)));
     } else if (sh->kind == VTD_SHADOW_BLOCKED && sh->why) {
         g_variant_builder_add(&b, "{sv}", "why", g_variant_new_string(sh->why));
     }
@@ -429,6 +446,13 @@ char *vtd_nesting_report_text(VtdState *s)
                 g_string_append_printf(out, " hwpt=%u did=%u fsptptr=0x%" G_GINT64_MODIFIER
                                        "x aw=%u", sh->nested_id, sh->did,
                                        (uint64_t)sh->s1.pgtbl_addr, sh->s1.addr_width);
+            } else if (sh->kind == VTD_SHADOW_SS && sh->ss) {
+                g_string_append_printf(out, " hwpt=%u did=%u ioas=%u ssptptr=0x%"
+                                       G_GINT64_MODIFIER "x%s mappings=%d",
+                                       sh->ss->hwpt_id, sh->did, sh->ss->dom->ioas_id,
+                                       sh->ss->dom->key.root,
+                                       sh->ss->dom->key.legacy ? " legacy" : "",
+                                       g_tree_nnodes(sh->ss->dom->maps));
             } else if (sh->kind == VTD_SHADOW_BLOCKED && sh->why) {
                 g_string_append_printf(out, " (%s)", sh->why);
             }

@@ -53,6 +53,8 @@ typedef enum VtdShadowKind {
     VTD_SHADOW_BLOCKED,     /* nothing attached: DMA blocked */
     VTD_SHADOW_S2,          /* the stage-2 HWPT: output = GPA */
     VTD_SHADOW_NESTED,      /* a nested HWPT over the guest's first stage */
+    VTD_SHADOW_SS,          /* nest-shadow: a shadow IOAS mirroring the
+                               guest's second stage (vtd-nest-shadow.c) */
 } VtdShadowKind;
 
 /* What one (device, PASID) is attached to on the host. */
@@ -67,6 +69,7 @@ struct VtdNestShadow {
     const char *why;        /* BLOCKED: reason, for the report (static) */
     GArray *pending;        /* struct iommu_hwpt_vtd_s1_invalidate, this batch */
     bool pending_all;       /* a whole-space flush is queued */
+    struct VtdSsHwpt *ss;   /* SS: the shadow-domain HWPT attached */
 };
 
 /* A host IOMMU device the unit owns. */
@@ -78,6 +81,7 @@ struct VtdNestDev {
     VtdNestShadow *rid;     /* requests without PASID */
     GHashTable *pasids;     /* guest PASID -> VtdNestShadow (PASID attach) */
     GArray *orphans;        /* uint32 HWPT ids the host failed to destroy */
+    struct VtdNestFaultQueue *fq;   /* host fault queue (iopf devices), or NULL */
 };
 
 struct VtdNesting {
@@ -88,6 +92,9 @@ struct VtdNesting {
     GList *devs;            /* VtdNestDev */
     unsigned next_seq;
     GError *deferred;       /* host error during re-evaluation: next sync */
+    GList *ss_domains;      /* nest-shadow: VtdSsDomain (vtd-nest-shadow.c) */
+    GArray *ss_ram;         /* nest-shadow: RAM blocks cached for lookups */
+    GList *fault_queues;    /* VtdNestFaultQueue, one per iommufd (nest-fault) */
     /* Counters for the report and tests. */
     uint64_t host_inval_calls, host_inval_entries, syncs;
 };
@@ -114,6 +121,72 @@ void vtd_nest_defer_error(VtdNesting *n, GError *err);
 /* vtd-nest-inval.c */
 extern const VtdInvalListener vtd_nest_inval_listener;
 void vtd_nest_shadow_drop_pending(VtdNestShadow *sh);
+
+/* vtd-nest-fault.c: host stage-1 faults -> guest fault records / page
+ * requests. join: share (or allocate) the fault queue of d's iommufd when the
+ * host device can deliver I/O page faults; leave: after d's HWPTs are gone. */
+bool vtd_nest_fault_join(VtdNesting *n, VtdNestDev *d, GError **errp);
+void vtd_nest_fault_leave(VtdNesting *n, VtdNestDev *d);
+/* What a nested HWPT allocation for d adds: IOMMU_HWPT_FAULT_ID_VALID and
+ * the queue's id, or 0 and 0 without a queue. */
+uint32_t vtd_nest_fault_hwpt_flags(const VtdNestDev *d);
+uint32_t vtd_nest_fault_id(const VtdNestDev *d);
+
+/* ---- nest-shadow: the caching-mode shadow path (vtd-nest-shadow.c) ------
+ * A guest second-stage table (legacy context entry TT=00b/01b, or a PASID
+ * entry with PGTT=010b) cannot be nested: the host walks first stages only.
+ * It is mirrored instead into a plain paging IOAS per guest domain (DID + SS
+ * root), updated from the guest's tables at every IOTLB invalidation that
+ * names the domain (caching mode makes the guest invalidate new mappings).
+ */
+typedef struct VtdSsDomain VtdSsDomain;
+
+/* Which guest second-stage table a shadow domain mirrors. */
+typedef struct VtdSsKey {
+    bool legacy;            /* from a legacy context entry (fault codes) */
+    uint16_t did;
+    uint64_t root;          /* SSPTPTR (GPA) */
+    unsigned aw;            /* AW encoding 1..3 */
+} VtdSsKey;
+
+/* A paging (not nest-parent) HWPT on a shadow domain's IOAS. */
+typedef struct VtdSsHwpt {
+    VtdSsDomain *dom;
+    uint32_t hwpt_id;
+    uint32_t flags;         /* IOMMU_HWPT_ALLOC_PASID or 0 */
+    unsigned users;         /* shadows attached to it */
+} VtdSsHwpt;
+
+struct VtdSsDomain {
+    VtdNesting *n;
+    IommufdBackend *be;
+    VtdSsKey key;
+    uint32_t ioas_id;
+    GList *hwpts;           /* VtdSsHwpt */
+    GTree *maps;            /* iova -> one IOAS area, exactly as mapped */
+    /* Counters for the report, tests and benchmarks. */
+    uint64_t syncs, host_maps, host_unmaps, unchanged, unbacked;
+};
+
+/* What a second-stage shadow needs, or why it cannot be used (kind BLOCKED
+ * with *why; S2 for a legacy pass-through context entry). */
+VtdShadowKind vtd_nest_ss_want_legacy(VtdNestDev *d, VtdSsKey *key,
+                                      const char **why);
+VtdShadowKind vtd_nest_ss_want_pasid(VtdNestDev *d, const VtdPasidEntry *pe,
+                                     VtdSsKey *key, const char **why);
+/* Is sh attached to the shadow of exactly this table? */
+bool vtd_nest_ss_same(const VtdNestShadow *sh, const VtdSsKey *key);
+/* Attach sh (RID or PASID) to the shadow domain of key, creating and filling
+ * it first if needed; replaces sh's old attachment on the host. On failure
+ * the host and sh are unchanged. */
+bool vtd_nest_ss_attach(VtdNestShadow *sh, const VtdSsKey *key, GError **errp);
+/* sh no longer uses its shadow domain (the host attachment is already gone
+ * or replaced); frees the domain with its last user. No-op without one. */
+void vtd_nest_ss_release(VtdNestShadow *sh);
+/* A type-2 IOTLB invalidation: re-walk what it names into the shadows. */
+void vtd_nest_ss_invalidate(VtdNesting *n, const VtdInvalidation *inv);
+/* Unit teardown: cached RAM layout. */
+void vtd_nest_ss_fini(VtdNesting *n);
 
 /* Every shadow of every device (RID first, then PASIDs in any order). */
 typedef void (*VtdNestShadowFn)(VtdNestShadow *sh, void *opaque);

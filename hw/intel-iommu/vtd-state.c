@@ -526,8 +526,8 @@ bool vtd_state_load(VtdState *s, const uint8_t *buf, size_t len, GError **errp)
             vtd_state_sections[i].apply(s, &st);
         }
     }
-    /* Tell the nesting code, as SRTP and TE would have. */
-    VTD_NEST_HOOK(s, root_table);
-    VTD_NEST_HOOK(s, translation);
+    /* Passthrough devices: the host must now do what the restored tables
+     * say (one re-read of everything, as SRTP + TE would do). */
+    vtd_nesting_resync(s);
     return true;
 }

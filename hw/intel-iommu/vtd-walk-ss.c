@@ -98,13 +98,26 @@ VtdFaultReason vtd_ss_walk(VtdState *s, const VtdSsWalk *w, uint64_t addr,
     if (addr >> vtd_ss_input_width(s, w->aw)) {
         return legacy ? VTD_FR_LGN_1 : VTD_FR_SGN_5;
     }
+    level = levels;
+    if (w->resume) {
+        level = 1;
+        table = w->resume->table;
+        perm = w->resume->perm;
+    }
 
-    for (level = levels; level >= 1; level--) {
+    for (; level >= 1; level--) {
         unsigned shift = 12 + 9 * (level - 1);
         uint64_t rsvd = rsvd_common;
         uint64_t le;
 
+        if (level == 1 && w->record) {
+            *w->record = (VtdSsLast){ .table = table, .perm = perm,
+                                      .valid = true };
+        }
         pte_addr = table + 8 * ((addr >> shift) & 0x1ff);
+        /* On a fault below, say which region the failing entry covers. */
+        out->level = level;
+        out->page_mask = (1ULL << shift) - 1;
         if (!vtd_dma_read(s, pte_addr, &le, 8)) {
             if (level == levels) {
                 return legacy ? VTD_FR_LCT_4 : VTD_FR_SSS_4;

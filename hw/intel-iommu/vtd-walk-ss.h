@@ -14,6 +14,14 @@ typedef enum VtdSsMode {
     VTD_SS_SCALABLE,    /* SSS.1-6 / SGN.5-7 */
 } VtdSsMode;
 
+/* nest-perf: a walk's state on reaching the last level (a 4 KiB-page
+ * table), so a later walk of the same 2 MiB region may start there. */
+typedef struct VtdSsLast {
+    uint64_t table;     /* HPA of the level-1 table */
+    unsigned perm;      /* cumulative R/W of the entries above it */
+    bool valid;
+} VtdSsLast;
+
 typedef struct VtdSsWalk {
     VtdSsMode mode;
     uint64_t root;      /* SSPTPTR */
@@ -23,6 +31,11 @@ typedef struct VtdSsWalk {
                            translation request, the caller reports perms) */
     bool ssade;         /* scalable: set A on every entry, D on leaf writes */
     bool snooped;       /* scalable: walk is snooped (SMPWCS && PWSNP) */
+    /* nest-perf (both NULL unless set): start at level 1 from resume (the
+     * entries above were valid when recorded and, with SSADE, have A set);
+     * record: filled when this walk reaches level 1 through a table. */
+    const VtdSsLast *resume;
+    VtdSsLast *record;
 } VtdSsWalk;
 
 typedef struct VtdSsResult {
@@ -37,6 +50,10 @@ typedef struct VtdSsResult {
  * Walk addr. Returns VTD_FR_NONE and fills out, or the fault reason. With
  * check_perm, a missing permission is a fault (LGN.2/3, SGN.6/7, SSS.2 when
  * both cumulative R and W are 0).
+ * On a fault in the tables themselves (fetch error, entry not present,
+ * reserved bits), out->level and out->page_mask give the region that entry
+ * covers, so a range walker (vtd-nest-shadow.c) can skip it whole; the
+ * other fields stay 0.
  */
 VtdFaultReason vtd_ss_walk(VtdState *s, const VtdSsWalk *w, uint64_t addr,
                            VtdSsResult *out);

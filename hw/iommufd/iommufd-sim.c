@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "iommufd-sim-internal.h"
+#include "vtdnest/iommufd-backend.h"   /* iommufd_errno_name */
 
 #define SIM_FIRST_FD 1000   /* far from real fds, so mix-ups are visible */
 
@@ -384,8 +385,8 @@ static int sim_open_iommufd(IommufdTransport *t, GError **errp)
     int err;
 
     if (sim_injected_failure(sim, &err)) {
-        g_set_error(errp, IOMMUFD_ERROR, err, "cannot open /dev/iommu (simulated): %s",
-                    g_strerror(err));
+        g_set_error(errp, IOMMUFD_ERROR, err, "cannot open /dev/iommu (simulated): "
+                    "%s (%s)", g_strerror(err), iommufd_errno_name(err));
         return -1;
     }
     ctx = g_new0(SimCtx, 1);
@@ -415,8 +416,8 @@ static int sim_open_cdev(IommufdTransport *t, const char *path, GError **errp)
     int err;
 
     if (sim_injected_failure(sim, &err)) {
-        g_set_error(errp, IOMMUFD_ERROR, err, "cannot open %s (simulated): %s",
-                    path, g_strerror(err));
+        g_set_error(errp, IOMMUFD_ERROR, err, "cannot open %s (simulated): %s (%s)",
+                    path, g_strerror(err), iommufd_errno_name(err));
         return -1;
     }
     for (unsigned i = 0; i < sim->devices->len; i++) {
@@ -442,16 +443,28 @@ static int sim_open_cdev(IommufdTransport *t, const char *path, GError **errp)
     return dev->cdev_fd;
 }
 
+/*
+ * The open fd an ioctl/read/write names, after it has spent its fail-nth
+ * turn; NULL with *err (a positive errno) when the call fails first.
+ */
+static SimFd *sim_syscall_fd(IommufdSim *sim, int fd, int *err)
+{
+    SimFd *f = sim_fd_get(sim, fd);
+
+    if (!f) {
+        *err = EBADF;
+        return NULL;
+    }
+    return sim_injected_failure(sim, err) ? NULL : f;
+}
+
 static int sim_ioctl(IommufdTransport *t, int fd, unsigned long request, void *arg)
 {
     IommufdSim *sim = to_sim(t);
-    SimFd *f = sim_fd_get(sim, fd);
     int err;
+    SimFd *f = sim_syscall_fd(sim, fd, &err);
 
     if (!f) {
-        return -EBADF;
-    }
-    if (sim_injected_failure(sim, &err)) {
         return -err;
     }
     switch (f->kind) {
@@ -468,13 +481,10 @@ static int sim_ioctl(IommufdTransport *t, int fd, unsigned long request, void *a
 static ssize_t sim_read(IommufdTransport *t, int fd, void *buf, size_t len)
 {
     IommufdSim *sim = to_sim(t);
-    SimFd *f = sim_fd_get(sim, fd);
     int err;
+    SimFd *f = sim_syscall_fd(sim, fd, &err);
 
     if (!f) {
-        return -EBADF;
-    }
-    if (sim_injected_failure(sim, &err)) {
         return -err;
     }
     return f->kind == SIM_FD_FAULT ? sim_fault_read(f->ptr, buf, len) : -EINVAL;
@@ -483,13 +493,10 @@ static ssize_t sim_read(IommufdTransport *t, int fd, void *buf, size_t len)
 static ssize_t sim_write(IommufdTransport *t, int fd, const void *buf, size_t len)
 {
     IommufdSim *sim = to_sim(t);
-    SimFd *f = sim_fd_get(sim, fd);
     int err;
+    SimFd *f = sim_syscall_fd(sim, fd, &err);
 
     if (!f) {
-        return -EBADF;
-    }
-    if (sim_injected_failure(sim, &err)) {
         return -err;
     }
     return f->kind == SIM_FD_FAULT ? sim_fault_write(f->ptr, buf, len) : -EINVAL;
@@ -909,6 +916,26 @@ const char *iommufd_sim_cdev_path(IommufdSim *sim, const char *host_bdf)
         return NULL;
     }
     return d->cdev_path;
+}
+
+const char *iommufd_sim_device_unit(IommufdSim *sim, const char *host_bdf)
+{
+    g_autofree char *bdf = NULL;
+    SimDevice *d;
+
+    if (!sim_parse_bdf(host_bdf, &bdf) || !(d = sim_find_device(sim, bdf))) {
+        return NULL;
+    }
+    return d->unit ? d->unit->id : NULL;
+}
+
+bool iommufd_sim_device_pri(IommufdSim *sim, const char *host_bdf)
+{
+    g_autofree char *bdf = NULL;
+    SimDevice *d;
+
+    return sim_parse_bdf(host_bdf, &bdf) && (d = sim_find_device(sim, bdf)) &&
+           d->pri;
 }
 
 /* ---- lifetime ---- */

@@ -199,6 +199,12 @@ static uint32_t passthrough_dma(void *opaque, uint64_t addr, uint8_t *buf,
         g_debug("vfio-pci %s: DMA %s 0x%" G_GINT64_MODIFIER "x pasid %u "
                 "faulted (%s)", v->name, is_write ? "write" : "read",
                 fault.addr, pasid, sim_fault_name(fault.reason));
+        /* The simulator queued the fault record (if any) synchronously:
+         * hand it to the vIOMMU now, so the guest sees it deterministically
+         * before the run's result. */
+        if (fault.queued) {
+            host_iommu_device_drain_faults(v->hd);
+        }
         return TESTDEV_ERR_TX_FAIL;
     }
     return 0;
@@ -313,6 +319,31 @@ static const PCIDeviceClass vfio_pci_class = {
 
 /* ---- realize ------------------------------------------------------------ */
 
+/* PCIe extended capability walk of a real host device's config space (root
+ * can read past 64 bytes): does it have the PRI capability (ID 0x13)? */
+static bool sysfs_has_pri(const char *bdf)
+{
+    g_autofree char *path = g_strdup_printf("/sys/bus/pci/devices/%s/config", bdf);
+    g_autofree char *cfg = NULL;
+    gsize len = 0;
+    unsigned off = 0x100, hops = 0;
+
+    if (!g_file_get_contents(path, &cfg, &len, NULL)) {
+        return false;
+    }
+    while (off >= 0x100 && off + 4 <= len && hops++ < 64) {
+        uint32_t hdr = (uint8_t)cfg[off] | (uint8_t)cfg[off + 1] << 8 |
+                       (uint32_t)(uint8_t)cfg[off + 2] << 16 |
+                       (uint32_t)(uint8_t)cfg[off + 3] << 24;
+
+        if ((hdr & 0xffff) == 0x13) {
+            return true;
+        }
+        off = (hdr >> 20) & 0xffc;
+    }
+    return false;
+}
+
 /* Host side: cdev, bind, capabilities. */
 static bool connect_host(VfioPci *v, const char *host, bool has_fd, int fd,
                          GError **errp)
@@ -358,6 +389,9 @@ static bool connect_host(VfioPci *v, const char *host, bool has_fd, int fd,
         g_autofree char *l = g_strdup_printf("/sys/bus/pci/devices/%s/iommu",
                                              v->host_bdf);
         unit = link_basename(l);
+    } else if (v->sim) {
+        /* The simulator's answer to the same question: the unit's id. */
+        unit = g_strdup(iommufd_sim_device_unit(v->sim, v->host_bdf));
     }
     if (path) {
         v->cdev_fd = vfio_cdev_open(v->be, path, errp);
@@ -370,7 +404,13 @@ static bool connect_host(VfioPci *v, const char *host, bool has_fd, int fd,
     }
     v->hd = host_iommu_device_new(v->be, iommufd_object_id(v->obj), v->cdev_fd,
                                   v->dev_id, v->name, v->host_bdf, unit, errp);
-    return v->hd != NULL;
+    if (!v->hd) {
+        return false;
+    }
+    /* Fault queues need PRI on the device (the kernel enables IOPF with it). */
+    v->hd->iopf = v->sim ? iommufd_sim_device_pri(v->sim, v->host_bdf)
+                         : v->host_bdf && sysfs_has_pri(v->host_bdf);
+    return true;
 }
 
 /* Guest side: a PCI function whose identity mirrors the host device. */

@@ -48,7 +48,25 @@ struct HostIommuDevice {
 
     const HostIommuDeviceOps *ops;
     void *opaque;               /* the device model's own state */
+
+    /* ---- nest-e2e additions: host I/O page faults (docs/nesting.md) ----
+     * iopf: set by the device model when the host device can deliver I/O
+     * page faults (PCIe PRI), so HWPTs with a fault queue attach to it.
+     * drain_faults: set by the vIOMMU while it owns a fault queue the device
+     * reports into; the device model calls host_iommu_device_drain_faults()
+     * after a DMA the host faulted (the simulator queues synchronously). */
+    bool iopf;
+    void (*drain_faults)(void *drain_opaque);
+    void *drain_opaque;
 };
+
+/* Read the host fault queue the device reports into now (no-op without one). */
+static inline void host_iommu_device_drain_faults(HostIommuDevice *hd)
+{
+    if (hd && hd->drain_faults) {
+        hd->drain_faults(hd->drain_opaque);
+    }
+}
 
 static inline bool host_iommu_device_attach(HostIommuDevice *hd, uint32_t pasid,
                                             uint32_t pt_id, GError **errp)

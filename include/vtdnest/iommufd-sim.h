@@ -46,6 +46,12 @@ bool iommufd_sim_add_device(IommufdSim *sim, const char *opts, GError **errp);
 
 /* "/dev/vfio/devices/vfioN" of a host device, or NULL if unknown. */
 const char *iommufd_sim_cdev_path(IommufdSim *sim, const char *host_bdf);
+/* The id of the unit ("u0") the host device sits behind, or NULL if unknown
+ * (the simulator's counterpart of /sys/bus/pci/devices/BDF/iommu). */
+const char *iommufd_sim_device_unit(IommufdSim *sim, const char *host_bdf);
+/* Whether the host device has PRI (pri=on), i.e. can deliver I/O page faults
+ * through a fault queue; false if unknown. */
+bool iommufd_sim_device_pri(IommufdSim *sim, const char *host_bdf);
 
 /*
  * The nth subsequent simulated call (open, ioctl, read or write; n >= 1)
