@@ -68,6 +68,30 @@ typedef struct VtdInvalListenerSlot {
     void *opaque;
 } VtdInvalListenerSlot;
 
+/* ---- nest-perf engineer: second-stage translations of first-stage table
+ * pages used by nested walks (vtd-nest-cache.c, vtd-nest-cache.h). A small
+ * set-associative table inside the unit: no allocation, cleared on reset. */
+#define VTD_NEST_PS_SETS 64
+#define VTD_NEST_PS_WAYS 4
+typedef struct VtdNestPsEntry {
+    uint64_t gpa_page;      /* tag: GPA >> 12 of the FS table page (nest_pde:
+                               of the 2 MiB region's first page) */
+    uint64_t ss_root;       /* tag: SSPTPTR the walk started from */
+    uint64_t hpa;           /* SS output of the page's base (nest_pde: HPA of
+                               the region's SS level-1 table) */
+    uint64_t ss_mask;       /* size - 1 of the GPA range the entry depends on:
+                               SS leaf page (nest_pde: 2 MiB) */
+    uint32_t tag;           /* tag: DID, AW, SSADE (vtd_nest_ps_key); 0 = free */
+    uint8_t perm;           /* cumulative SS R/W (nest_pde: above level 1) */
+    uint8_t level;          /* SS leaf level */
+    bool dirty_ok;          /* leaf D already set (or no A/D maintenance) */
+} VtdNestPsEntry;
+typedef struct VtdNestPs {
+    VtdNestPsEntry set[VTD_NEST_PS_SETS][VTD_NEST_PS_WAYS];
+    uint8_t victim[VTD_NEST_PS_SETS];   /* round-robin replacement */
+    unsigned count;                     /* live entries: skip empty scans */
+} VtdNestPs;
+
 struct VtdState {
     VtdConfig cfg;
     uint64_t cap, ecap;
@@ -127,6 +151,10 @@ struct VtdState {
      * NULL until the first vtd_set_host_device(). ---- */
     const struct VtdNestHooks *nest_hooks;
     struct VtdNesting *nesting;
+    /* ---- nest-perf engineer: SS translations of FS table pages, and the
+     * SS last-level tables of 2 MiB GPA regions (vtd-nest-cache.h). ---- */
+    VtdNestPs nest_ps;
+    VtdNestPs nest_pde;
 };
 
 /* ---- nesting engineer: what vtd-core tells the nesting code. Called after

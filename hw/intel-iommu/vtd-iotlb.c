@@ -6,6 +6,7 @@
  * apply the tag rules of vtd-spec-facts.md §8.2.
  */
 #include "hw/intel-iommu/vtd-cache.h"
+#include "hw/intel-iommu/vtd-nest-cache.h"  /* nest-perf: SS of FS tables */
 
 #define VTD_IOTLB_DEFAULT_SIZE  1024
 #define VTD_IOTLB_LEVELS        3       /* 4K, 2M, 1G */
@@ -212,8 +213,10 @@ static void vtd_iotlb_sel_range(VtdIotlbSel *sel, uint64_t addr, unsigned am)
     /* 2^AM pages; the low AM bits of the page number are ignored. */
     uint64_t size;
 
-    if (am > 52) {
-        am = 52;
+    if (am >= 52) {             /* type 6 accepts any AM: the whole space */
+        sel->start = 0;
+        sel->last = UINT64_MAX;
+        return;
     }
     size = 1ULL << (12 + am);
     sel->start = addr & ~(size - 1);
@@ -223,6 +226,7 @@ static void vtd_iotlb_sel_range(VtdIotlbSel *sel, uint64_t addr, unsigned am)
 void vtd_iotlb_invalidate_all(VtdState *s)
 {
     vtd_iotlb_remove_if(s, NULL, NULL);
+    vtd_nest_ps_invalidate_all(s);
 }
 
 static bool vtd_match_did(const VtdIotlbEntry *e, const void *arg)
@@ -234,6 +238,7 @@ void vtd_iotlb_invalidate_domain(VtdState *s, uint16_t did)
 {
     VtdIotlbSel sel = { .did = did };
     vtd_iotlb_remove_if(s, vtd_match_did, &sel);
+    vtd_nest_ps_invalidate_domain(s, did);
 }
 
 /*
@@ -241,7 +246,9 @@ void vtd_iotlb_invalidate_domain(VtdState *s, uint16_t did)
  * scalable mode every FS/nested entry of the DID whatever its address (their
  * input is a first-stage address the descriptor does not name). Legacy
  * entries are all SS. IH only lets paging-structure caches survive; leaf
- * IOTLB entries always go (we have no paging-structure caches).
+ * IOTLB entries always go (the only paging-structure-like cache, the SS
+ * translations of FS tables in vtd-nest-cache.c, holds SS leaves: it goes
+ * too).
  */
 static bool vtd_match_page(const VtdIotlbEntry *e, const void *arg)
 {
@@ -260,6 +267,8 @@ void vtd_iotlb_invalidate_page(VtdState *s, uint16_t did, uint64_t addr,
     (void)ih;
     vtd_iotlb_sel_range(&sel, addr, am);
     vtd_iotlb_remove_if(s, vtd_match_page, &sel);
+    /* SS translations of FS tables are SS leaves: IH does not keep them. */
+    vtd_nest_ps_invalidate_range(s, did, addr, am);
 }
 
 /* Type-6 PASID-selective: every PGTT of DID+PASID. */

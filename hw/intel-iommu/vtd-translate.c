@@ -13,6 +13,7 @@
 #include "hw/intel-iommu/vtd-translate.h"
 #include "hw/intel-iommu/vtd-cache.h"
 #include "hw/intel-iommu/vtd-ir.h"      /* fault 29h (ir engineer) */
+#include "hw/intel-iommu/vtd-nest-cache.h"  /* nest-perf */
 #include "hw/intel-iommu/vtd-tables.h"
 #include "hw/intel-iommu/vtd-walk-fs.h"
 #include "hw/intel-iommu/vtd-walk-ss.h"
@@ -367,18 +368,41 @@ static VtdSsWalk vtd_sm_ss_params(const VtdXlate *x, const VtdPasidEntry *pe)
  * One nested request's SS hook. It remembers its last successful SS walk:
  * the FS structures (and often the output) of one request tend to share an
  * SS page when the SS uses 2 MiB/1 GiB pages, and a walk of the same page
- * with the same access would read the same entries and make no further A/D
- * update. Nothing outlives the request, so no invalidation is involved.
+ * whose access the remembered result covers (vtd_ss_result_covers) would
+ * read the same entries, fault nowhere and make no A/D update. Nothing
+ * outlives the request, so no invalidation is involved.
+ * nest-perf: GPAs inside FS tables also go through the unit's cache of SS
+ * translations of FS table pages (vtd-nest-cache.h), which does outlive it.
  */
 typedef struct VtdNestCtx {
     VtdState *s;
     VtdSsWalk ss;
+    VtdNestPsKey ps_key;
     bool memo_valid;
-    unsigned memo_access;
-    bool memo_check_perm;
     uint64_t memo_gpa;
     VtdSsResult memo;
 } VtdNestCtx;
+
+static bool vtd_nest_memo_try(VtdNestCtx *n, uint64_t gpa, unsigned access,
+                              bool check_perm, VtdSsResult *out)
+{
+    if (!n->memo_valid || ((gpa ^ n->memo_gpa) & ~n->memo.page_mask) ||
+        !vtd_ss_result_covers(&n->memo, n->ss.ssade, access, check_perm)) {
+        return false;
+    }
+    *out = n->memo;
+    out->addr = (n->memo.addr & ~n->memo.page_mask) |
+                (gpa & n->memo.page_mask);
+    return true;
+}
+
+static void vtd_nest_memo_set(VtdNestCtx *n, uint64_t gpa,
+                              const VtdSsResult *r)
+{
+    n->memo_valid = true;
+    n->memo_gpa = gpa;
+    n->memo = *r;
+}
 
 static VtdFaultReason vtd_nest_translate(void *opaque, uint64_t gpa,
                                          unsigned access, bool check_perm,
@@ -386,25 +410,49 @@ static VtdFaultReason vtd_nest_translate(void *opaque, uint64_t gpa,
 {
     VtdNestCtx *n = opaque;
     VtdSsWalk w = n->ss;
+    VtdSsLast last = { .valid = false };
     VtdFaultReason r;
 
-    if (n->memo_valid && n->memo_access == access &&
-        n->memo_check_perm == check_perm &&
-        !((gpa ^ n->memo_gpa) & ~n->memo.page_mask)) {
-        *out = n->memo;
-        out->addr = (n->memo.addr & ~n->memo.page_mask) |
-                    (gpa & n->memo.page_mask);
+    if (vtd_nest_memo_try(n, gpa, access, check_perm, out)) {
         return VTD_FR_NONE;
     }
     w.access = access;
     w.check_perm = check_perm;
+    /* nest-perf: start at the last level when the region's SS table is
+     * known, else note it for the next walk there. */
+    if (vtd_nest_pde_lookup(n->s, &n->ps_key, gpa, &last)) {
+        w.resume = &last;
+    } else {
+        w.record = &last;
+    }
     r = vtd_ss_walk(n->s, &w, gpa, out);
     if (r == VTD_FR_NONE) {
-        n->memo_valid = true;
-        n->memo_access = access;
-        n->memo_check_perm = check_perm;
-        n->memo_gpa = gpa;
-        n->memo = *out;
+        vtd_nest_memo_set(n, gpa, out);
+        if (w.record && last.valid) {
+            vtd_nest_pde_fill(n->s, &n->ps_key, gpa, &last);
+        }
+    }
+    return r;
+}
+
+/* GPAs inside FS tables: the memo, the unit's cache, then a walk. */
+static VtdFaultReason vtd_nest_translate_table(void *opaque, uint64_t gpa,
+                                               unsigned access,
+                                               VtdSsResult *out)
+{
+    VtdNestCtx *n = opaque;
+    VtdFaultReason r;
+
+    if (vtd_nest_memo_try(n, gpa, access, true, out)) {
+        return VTD_FR_NONE;
+    }
+    if (vtd_nest_ps_lookup(n->s, &n->ps_key, gpa, access, out)) {
+        vtd_nest_memo_set(n, gpa, out);
+        return VTD_FR_NONE;
+    }
+    r = vtd_nest_translate(n, gpa, access, true, out);
+    if (r == VTD_FR_NONE) {
+        vtd_nest_ps_fill(n->s, &n->ps_key, gpa, out);
     }
     return r;
 }
@@ -451,9 +499,15 @@ static bool vtd_sm_walk(VtdXlate *x, const VtdPasidEntry *pe)
     }
     case VTD_PGTT_FS:
     case VTD_PGTT_NESTED: {
-        VtdNestCtx nctx = { .s = s, .ss = vtd_sm_ss_params(x, pe) };
+        VtdNestCtx nctx = {
+            .s = s,
+            .ss = vtd_sm_ss_params(x, pe),
+            .ps_key = vtd_nest_ps_key(pe->ssptptr, pe->did, pe->aw,
+                                      pe->ssade),
+        };
         VtdFsNest nest = {
             .translate = vtd_nest_translate,
+            .translate_table = vtd_nest_translate_table,
             .opaque = &nctx,
             .gpa_width = vtd_ss_input_width(s, pe->aw),
             .ssade = pe->ssade,

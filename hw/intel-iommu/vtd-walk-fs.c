@@ -29,6 +29,16 @@ static VtdFaultReason vtd_fs_nest_fault(VtdFaultReason r, VtdFaultReason perm)
     return (r == VTD_FR_SGN_6 || r == VTD_FR_SGN_7) ? perm : r;
 }
 
+/* SS translation of a GPA inside an FS table (always permission-checked). */
+static VtdFaultReason vtd_fs_nest_table(const VtdFsNest *nest, uint64_t gpa,
+                                        unsigned access, VtdSsResult *ss)
+{
+    if (nest->translate_table) {
+        return nest->translate_table(nest->opaque, gpa, access, ss);
+    }
+    return nest->translate(nest->opaque, gpa, access, true, ss);
+}
+
 /* Where the FS structure at gpa lives in host memory. */
 static VtdFaultReason vtd_fs_table_hpa(const VtdFsWalk *w, uint64_t gpa,
                                        bool root, uint64_t *hpa)
@@ -45,7 +55,7 @@ static VtdFaultReason vtd_fs_table_hpa(const VtdFsWalk *w, uint64_t gpa,
         /* With SS A/D, FS structure accesses count as SS writes. */
         access |= IOMMU_ACCESS_WRITE;
     }
-    r = w->nest->translate(w->nest->opaque, gpa, access, true, &ss);
+    r = vtd_fs_nest_table(w->nest, gpa, access, &ss);
     if (r != VTD_FR_NONE) {
         return vtd_fs_nest_fault(r, root ? VTD_FR_SFS_6 : VTD_FR_SFS_7);
     }
@@ -63,9 +73,9 @@ static VtdFaultReason vtd_fs_update(VtdState *s, const VtdFsWalk *w,
     }
     if (w->nest) {
         VtdSsResult ss;
-        VtdFaultReason r = w->nest->translate(w->nest->opaque, entry_gpa,
-                                              IOMMU_ACCESS_READ |
-                                              IOMMU_ACCESS_WRITE, true, &ss);
+        VtdFaultReason r = vtd_fs_nest_table(w->nest, entry_gpa,
+                                             IOMMU_ACCESS_READ |
+                                             IOMMU_ACCESS_WRITE, &ss);
         if (r != VTD_FR_NONE) {
             return vtd_fs_nest_fault(r, VTD_FR_SFS_8);
         }

@@ -20,6 +20,10 @@ typedef struct VtdFsNest {
     VtdFaultReason (*translate)(void *opaque, uint64_t gpa, unsigned access,
                                 bool check_perm, VtdSsResult *out);
     void *opaque;
+    /* nest-perf: the same for GPAs inside FS tables (table reads, A/D
+     * updates), which may answer from a cache of them; NULL: translate. */
+    VtdFaultReason (*translate_table)(void *opaque, uint64_t gpa,
+                                      unsigned access, VtdSsResult *out);
     unsigned gpa_width;  /* min(MGAW, SS AGAW): FS ADDR beyond -> SFS.5 */
     bool ssade;          /* reading FS structures needs SS R and W */
 } VtdFsNest;

@@ -114,6 +114,9 @@ typedef struct VtdStats {
     uint64_t faults_recorded, faults_suppressed;
     uint64_t translations;
     uint64_t descriptors;
+    /* Nested walks: SS translations of FS table pages found in / missing
+     * from the unit's cache of them (vtd-nest-cache.c). */
+    uint64_t nest_ps_hits, nest_ps_misses;
 } VtdStats;
 void vtd_get_stats(const VtdState *s, VtdStats *out);
 

@@ -239,6 +239,24 @@ static void test_pasid_cache(void **state)
     assert_int_equal(vtd_pasid_cache_count(s), 0);
 }
 
+/* Type 6 accepts any AM (facts §5.1): AM 52..63 cover the whole space, with
+ * no shift past 63 bits (UBSan guards this in CI). */
+static void test_pasid_page_huge_am(void **state)
+{
+    VtdState *s = ((VtdTestCtx *)*state)->s;
+
+    for (unsigned am = 30; am < 64; am++) {
+        add(s, 1, 3, 3, 1, 0x7ffffffff000ULL, 1, VTD_PGTT_FS);
+        add(s, 1, 3, 3, 1, 0x1000, 1, VTD_PGTT_FS);
+        add(s, 1, 4, 4, 1, 0x1000, 1, VTD_PGTT_FS);     /* other PASID */
+        vtd_iotlb_invalidate_pasid_page(s, 1, 3, 0, am, false);
+        assert_false(has(s, 1, 3, 0x1000));
+        assert_int_equal(has(s, 1, 3, 0x7ffffffff000ULL), am < 35);
+        assert_true(has(s, 1, 4, 0x1000));
+        vtd_iotlb_invalidate_all(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_global_and_domain, tctx_setup, tctx_teardown),
         cmocka_unit_test_setup_teardown(test_page_selective_type2, tctx_setup, tctx_teardown),
         cmocka_unit_test_setup_teardown(test_pasid_selective_type6, tctx_setup, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_pasid_page_huge_am, tctx_setup, tctx_teardown),
         cmocka_unit_test_setup_teardown(test_eviction, setup_small, tctx_teardown),
         cmocka_unit_test_setup_teardown(test_ctx_cache, tctx_setup, tctx_teardown),
         cmocka_unit_test_setup_teardown(test_pasid_cache, tctx_setup, tctx_teardown),
