@@ -116,25 +116,12 @@ static bool itd_create(Machine *m, DeviceOpts *opts, GError **errp)
     return true;
 }
 
-static bool itd_destroy(Machine *m, const char *id, GError **errp)
-{
-    PCIDevice *d = pci_find_device_by_id(m, id);
-
-    if (!d) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "Device '%s' not found", id);
-        return false;
-    }
-    pci_device_unplug(d);
-    return true;
-}
-
 static const DeviceType iommu_testdev_type = {
     .name = "iommu-testdev",
     .desc = "A test device for IOMMU (1b36:0005), DMA on a register read",
     .create = itd_create,
     .hotpluggable = true,
-    .destroy = itd_destroy,
+    .destroy = pci_device_destroy_by_id,
 };
 DEVICE_TYPE_REGISTER(iommu_testdev_type)
 
