@@ -495,7 +495,7 @@ static void mmio_access_limits(const MemoryRegionOps *ops, unsigned *min,
 /*
  * One MMIO access of at most avail bytes at addr inside r. Returns the bytes
  * handled; *res is MEMTX_ERROR when the piece is narrower than the region
- * accepts (reads then see all-ones, writes are dropped).
+ * accepts (reads then see zeros, as in QEMU, and writes are dropped).
  */
 static uint64_t mmio_access_piece(MmioRegion *r, uint64_t addr, uint8_t *buf,
                                   uint64_t avail, bool is_write,
@@ -509,7 +509,7 @@ static uint64_t mmio_access_piece(MmioRegion *r, uint64_t addr, uint8_t *buf,
     *res = MEMTX_OK;
     if (size < min) {
         if (!is_write) {
-            memset(buf, 0xff, size);
+            memset(buf, 0, size);
         }
         *res = MEMTX_ERROR;
         return size;
@@ -583,11 +583,16 @@ MemTxResult machine_mem_rw(Machine *m, uint64_t addr, void *buf, uint64_t len,
                                       is_write, &piece_res);
                 result = MAX(result, piece_res);
             } else {
-                /* A hole: reads float high, writes vanish. */
+                /*
+                 * A hole: writes vanish and reads return zeros, as QEMU's
+                 * unassigned memory does, so qtest scripts written against
+                 * QEMU see the same values. (Port I/O holes read all-ones,
+                 * again as in QEMU.)
+                 */
                 n = stop != UINT64_MAX ? bytes_until(addr, stop - 1, len)
                                        : bytes_until(addr, UINT64_MAX, len);
                 if (!is_write) {
-                    memset(p, 0xff, n);
+                    memset(p, 0, n);
                 }
                 result = MEMTX_DECODE_ERROR;
             }
@@ -597,7 +602,7 @@ MemTxResult machine_mem_rw(Machine *m, uint64_t addr, void *buf, uint64_t len,
         if (len && addr + n < addr) {
             /* Ran off the top of the address space: nothing is there. */
             if (!is_write) {
-                memset(p, 0xff, len);
+                memset(p, 0, len);
             }
             return MEMTX_DECODE_ERROR;
         }

@@ -163,7 +163,8 @@ static void test_bar_programming(void **state)
 {
     int edu = find_on_root(EDU_ID), tdev = find_on_root(TESTDEV_ID);
 
-    assert_int_equal(qtest_readl(qts, BAR_WINDOW), 0xffffffff);
+    /* Nothing decodes there yet: reads see zeros, as on QEMU. */
+    assert_int_equal(qtest_readl(qts, BAR_WINDOW), 0);
     qtest_pci_map_bar(qts, 0, edu, 0, BAR_WINDOW);
     assert_int_equal(qtest_readl(qts, BAR_WINDOW), 0x010000ed);
     qtest_writel(qts, BAR_WINDOW + 4, 0x12345678);
@@ -175,13 +176,13 @@ static void test_bar_programming(void **state)
 
     /* Memory decode off: both gone; back on: back. */
     qtest_pci_cfg_write(qts, 0, edu, 0x04, 0, 2);
-    assert_int_equal(qtest_readl(qts, BAR_WINDOW), 0xffffffff);
+    assert_int_equal(qtest_readl(qts, BAR_WINDOW), 0);
     qtest_pci_cfg_write(qts, 0, edu, 0x04, 0x2, 2);
     assert_int_equal(qtest_readl(qts, BAR_WINDOW), 0x010000ed);
 
     /* Move it: the old address stops decoding. */
     qtest_pci_cfg_write(qts, 0, edu, 0x10, (uint32_t)(BAR_WINDOW + 0x200000), 4);
-    assert_int_equal(qtest_readl(qts, BAR_WINDOW), 0xffffffff);
+    assert_int_equal(qtest_readl(qts, BAR_WINDOW), 0);
     assert_int_equal(qtest_readl(qts, BAR_WINDOW + 0x200000), 0x010000ed);
 
     /* The device behind the bridge decodes its BAR too. */
