@@ -2,8 +2,10 @@
  * The unit's lifetime, its MMIO window and the global command register.
  *
  * MMIO accesses are 4 or 8 bytes, naturally aligned, inside the window
- * (registers up to 0x220, then NFR fault records); anything else reads as
- * all ones and is ignored on write, as in QEMU. A write first goes through
+ * (registers up to 0x220, then NFR fault records); anything else that
+ * reaches the unit reads as all ones and is ignored on write. (The reference
+ * machine rejects narrower accesses before they get here and reads them as
+ * zeros, as QEMU's memory core does.) A write first goes through
  * the register masks (vtd-regs.c), then the side effects of the 32-bit
  * registers it covered fire in address order: a 64-bit register acts on its
  * high dword (CCMD, IOTLB_REG, FRCD), except IQT which acts on its low dword.
@@ -268,8 +270,10 @@ static void vtd_dword_written(VtdState *s, unsigned off)
         break;
     }
     if (s->ecap & VTD_ECAP_PRS) {
+        /* PECTL.IP clears when software services PPR (spec PECTL_REG IP);
+         * a PRO still set does not keep the event pending. */
         if (off == DMAR_PRS_REG &&
-            !(vtd_get32(s, DMAR_PRS_REG) & (VTD_PRS_PPR | VTD_PRS_PRO))) {
+            !(vtd_get32(s, DMAR_PRS_REG) & VTD_PRS_PPR)) {
             vtd_event_clear_pending(s, DMAR_PECTL_REG);
         } else if (off == DMAR_PECTL_REG) {
             vtd_event_ctl_written(s, DMAR_PECTL_REG, DMAR_PEDATA_REG,

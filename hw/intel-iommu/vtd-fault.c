@@ -134,15 +134,20 @@ void vtd_fault_reset_index(VtdState *s)
 /* ---- Recording ---------------------------------------------------------- */
 
 /* FI: the page of the request, or the interrupt index in bits 63:48. */
-static uint64_t vtd_frcd_lo(const VtdFault *f)
+static uint64_t vtd_frcd_lo(const VtdState *s, const VtdFault *f)
 {
+    unsigned mgaw = VTD_CAP_MGAW_GET(s->cap);
+
     if (f->is_ir) {
         /* Accept a bare index as well as one already shifted into place. */
         uint64_t index = f->addr <= 0xffff ? f->addr : f->addr >> 48;
 
         return index << 48;
     }
-    return f->addr & VTD_FRCD_FI_MASK;
+    /* FRCD FI: "hardware treats bits 63:N as reserved (0), where N is the
+     * MGAW supported" (spec 11.4.14; facts §4.9). */
+    return f->addr & VTD_FRCD_FI_MASK &
+           (mgaw < 64 ? VTD_MASK(mgaw - 1, 0) : ~0ULL);
 }
 
 static uint64_t vtd_frcd_hi_encode(const VtdState *s, const VtdFault *f)
@@ -194,7 +199,7 @@ void vtd_fault_report(VtdState *s, const VtdFault *f)
         return;
     }
 
-    vtd_set64(s, off, vtd_frcd_lo(f));
+    vtd_set64(s, off, vtd_frcd_lo(s, f));
     vtd_set64(s, off + 8, vtd_frcd_hi_encode(s, f));
     s->fault_index = (index + 1) % s->nfr;
     s->stats.faults_recorded++;

@@ -76,7 +76,8 @@ void vtd_reg_inval_ccmd(VtdState *s)
                     (uint64_t)caig << VTD_CCMD_CAIG_SHIFT);
 }
 
-/* Page-selective: AM beyond MAMV is an error; low address bits are ignored. */
+/* Page-selective: AM beyond MAMV is an error; the low address bits (below
+ * 2^AM pages) and those at or above MGAW are ignored. */
 static unsigned vtd_iotlb_run_page(VtdState *s, uint16_t did)
 {
     uint64_t iva = vtd_get64(s, VTD_IVA_OFFSET);
@@ -87,6 +88,11 @@ static unsigned vtd_iotlb_run_page(VtdState *s, uint16_t did)
         return VTD_GRAN_NONE;
     }
     addr = VTD_IVA_ADDR(iva) & ~((1ULL << (am + 12)) - 1);
+    /* IVA.ADDR is an SS input address: bits at and above MGAW are ignored
+     * (spec 11.4.8.1; facts §3.4), as for a type-2 descriptor's ADDR. */
+    if (VTD_CAP_MGAW_GET(s->cap) < 64) {
+        addr &= VTD_MASK(VTD_CAP_MGAW_GET(s->cap) - 1, 0);
+    }
     vtd_reg_inval_run(s, &(VtdInvalidation){
         .kind = VTD_INVAL_IOTLB, .gran = VTD_INVAL_GRAN_PAGE,
         .from_register = true, .did = did, .pasid = IOMMU_NO_PASID,

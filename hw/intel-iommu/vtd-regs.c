@@ -93,9 +93,12 @@ void vtd_regs_init(VtdState *s)
     define_rw(s, DMAR_IEDATA_REG, 4, 0, ALL32);
     define_rw(s, DMAR_IEADDR_REG, 4, 0, VTD_MASK(31, 2));
     define_rw(s, DMAR_IEUADDR_REG, 4, 0, upper_addr_rw);
-    /* IQERCD is hardware's (RO). EIME is RsvdZ without EIM. */
-    define_rw(s, DMAR_IRTA_REG, 8, 0, VTD_IRTA_BASE_MASK | VTD_MASK(3, 0) |
-              (eim ? VTD_IRTA_EIME : 0));
+    /* IQERCD is hardware's (RO). EIME is RsvdZ without EIM; the whole of
+     * IRTA is RsvdZ without ECAP.IR (spec IRTA_REG). */
+    if (s->ecap & VTD_ECAP_IR) {
+        define_rw(s, DMAR_IRTA_REG, 8, 0, VTD_IRTA_BASE_MASK |
+                  VTD_MASK(3, 0) | (eim ? VTD_IRTA_EIME : 0));
+    }
     if (s->ecap & VTD_ECAP_PRS) {
         define_page_request_regs(s, upper_addr_rw);
     }

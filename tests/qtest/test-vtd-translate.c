@@ -963,7 +963,9 @@ static void run_fault_case(void **state)
     }
     assert_true(f.f);
     assert_int_equal(f.sid, scn_sid(&s));
-    assert_int_equal(f.addr, iova & ~0xfffULL);
+    /* FI bits 63:MGAW are reserved (0) (spec FRCD_REG FI, facts §4.9). */
+    assert_int_equal(f.addr, iova & ~0xfffULL &
+                     ((2ULL << VTB_CAP_MGAW(vtb_rq(&s.b, VTB_CAP))) - 1));
     /* (T1,T2) = 10b read, 00b write. */
     assert_int_equal(f.t1, fc->read);
     assert_false(f.t2);

@@ -72,6 +72,23 @@ static void test_first_fault_recorded(void **state)
     testbed_free(tb);
 }
 
+/*
+ * review-regs: for DMA-remapping faults, FRCD.FI bits 63:N are reserved (0),
+ * N = MGAW (VT-d spec FRCD_REG FI; vtd-spec-facts.md §4.9): a request
+ * beyond the address width (LGN.1) records only its page bits below MGAW.
+ */
+static void test_fault_info_limited_to_mgaw(void **state)
+{
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,aw-bits=39");
+    VtdFault f = write_fault(0x0010, (1ULL << 63) | (1ULL << 45) | 0x7654321,
+                             VTD_FR_LGN_1);
+
+    vtd_fault_report(tb->s, &f);
+    assert_int_equal(frcd_lo(tb, 0), 0x7654000);
+    assert_int_equal(VTD_FIELD(frcd_hi(tb, 0), 39, 32), 0x04);
+    testbed_free(tb);
+}
+
 static void test_event_unmasked_sends_msi(void **state)
 {
     VtdTestBed *tb = testbed_default();
@@ -383,6 +400,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_fault_recorded),
+        cmocka_unit_test(test_fault_info_limited_to_mgaw),
         cmocka_unit_test(test_event_unmasked_sends_msi),
         cmocka_unit_test(test_unmask_sends_pending_event),
         cmocka_unit_test(test_ip_cleared_when_status_cleared),

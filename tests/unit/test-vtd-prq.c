@@ -254,6 +254,29 @@ static void test_masked_event_sent_on_unmask(void **state)
     testbed_free(tb);
 }
 
+/*
+ * review-regs: PECTL.IP is cleared by "software servicing the PPR field"
+ * (VT-d PECTL_REG IP description): once PPR is cleared, a masked event is
+ * no longer pending even if PRO is still set, so unmasking sends nothing.
+ */
+static void test_ip_cleared_by_servicing_ppr(void **state)
+{
+    VtdTestBed *tb = ready_bed(2);
+
+    wr32(tb, DMAR_PECTL_REG, VTD_XECTL_IM);
+    assert_true(request_nopasid(tb, 0x1000, false, 0));     /* PPR, IP */
+    wr64(tb, DMAR_PQH_REG, 2 * 32);                         /* now full */
+    assert_false(request_nopasid(tb, 0x2000, false, 0));    /* PRO */
+    assert_int_equal(prs(tb), VTD_PRS_PPR | VTD_PRS_PRO);
+    assert_int_equal(rd32(tb, DMAR_PECTL_REG), VTD_XECTL_IM | VTD_XECTL_IP);
+    wr32(tb, DMAR_PRS_REG, VTD_PRS_PPR);
+    assert_int_equal(prs(tb), VTD_PRS_PRO);
+    assert_int_equal(rd32(tb, DMAR_PECTL_REG), VTD_XECTL_IM);
+    wr32(tb, DMAR_PECTL_REG, 0);
+    assert_int_equal(tb->nmsgs, 0);
+    testbed_free(tb);
+}
+
 /* ---- Full queue and overflow --------------------------------------------- */
 
 static void fill_queue(VtdTestBed *tb)
@@ -540,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_tail_advances_and_wraps),
         cmocka_unit_test(test_event_only_when_nothing_pending),
         cmocka_unit_test(test_masked_event_sent_on_unmask),
+        cmocka_unit_test(test_ip_cleared_by_servicing_ppr),
         cmocka_unit_test(test_full_queue_sets_pro),
         cmocka_unit_test(test_full_queue_not_last_no_response),
         cmocka_unit_test(test_pro_drops_until_cleared),

@@ -125,6 +125,24 @@ static void test_iotlb_granularities(void **state)
     testbed_free(tb);
 }
 
+/*
+ * review-regs: IVA.ADDR is a second-stage input address; bits at and above
+ * MGAW are ignored (VT-d spec 11.4.8.1, vtd-spec-facts.md §3.4), exactly as
+ * for the ADDR of a type-2 descriptor. A guest leaving junk there must still
+ * invalidate the page below MGAW.
+ */
+static void test_iva_ignores_bits_above_mgaw(void **state)
+{
+    VtdTestBed *tb = testbed_default();     /* aw-bits=48: MGAW = 48 */
+
+    wr64(tb, VTD_IVA_OFFSET, (1ULL << 63) | (1ULL << 48) | 0x12345000);
+    wr64(tb, VTD_IOTLB_OFFSET, IOTLB(3) | (0x5ULL << 32));
+    assert_int_equal(iaig(tb), 3);
+    assert_int_equal(mock.iotlb_page, 1);
+    assert_int_equal(mock.addr, 0x12345000);
+    testbed_free(tb);
+}
+
 static void test_iotlb_split_write(void **state)
 {
     VtdTestBed *tb = testbed_default();
@@ -179,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_ccmd_split_write),
         cmocka_unit_test(test_iotlb_granularities),
         cmocka_unit_test(test_iotlb_split_write),
+        cmocka_unit_test(test_iva_ignores_bits_above_mgaw),
         cmocka_unit_test(test_refused_while_qi_enabled),
         cmocka_unit_test(test_refused_in_scalable_mode),
     };

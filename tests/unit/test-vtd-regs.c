@@ -187,6 +187,22 @@ static void test_upper_address_registers(void **state)
     testbed_free(tb);
 }
 
+/*
+ * review-regs: IRTA_REG "is treated as RsvdZ by implementations reporting
+ * Interrupt Remapping (IR) as not supported" (VT-d IRTA_REG): with
+ * intremap=off it reads 0 whatever is written.
+ */
+static void test_irta_reserved_without_ir(void **state)
+{
+    VtdTestBed *tb = testbed_from_opts("intel-iommu,intremap=off");
+
+    assert_false(tb->s->ecap & VTD_ECAP_IR);
+    assert_int_equal(rw_bits(tb, DMAR_IRTA_REG, 8), 0);
+    wr32(tb, DMAR_IRTA_REG + 4, 0xffffffff);
+    assert_int_equal(rd64(tb, DMAR_IRTA_REG), 0);
+    testbed_free(tb);
+}
+
 static void test_page_request_registers(void **state)
 {
     VtdTestBed *tb = testbed_default();
@@ -337,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_split_halves),
         cmocka_unit_test(test_upper_address_registers),
         cmocka_unit_test(test_page_request_registers),
+        cmocka_unit_test(test_irta_reserved_without_ir),
         cmocka_unit_test(test_bad_accesses),
         cmocka_unit_test(test_reset_restores_power_on_image),
         cmocka_unit_test(test_random_accesses_are_contained),
