@@ -79,6 +79,7 @@ struct Machine {
     GArray *pio;               /* of PioRange, later registrations win */
 
     int64_t clock_ns;
+    bool idle_warp;            /* -icount sleep=off: warp when idle */
     GPtrArray *timers;         /* of Timer*, all existing timers */
     uint64_t timer_seq;
 
@@ -746,6 +747,35 @@ int64_t machine_clock_advance_to(Machine *m, int64_t target_ns)
     }
     m->clock_ns = target_ns;
     return m->clock_ns;
+}
+
+/* Deadlines one idle point may warp through (a periodic timer re-arms). */
+#define IDLE_WARP_BUDGET 64
+
+void machine_set_idle_warp(Machine *m, bool on)
+{
+    m->idle_warp = on;
+}
+
+bool machine_idle_warp(const Machine *m)
+{
+    return m->idle_warp;
+}
+
+void machine_idle(Machine *m)
+{
+    int64_t deadline;
+
+    if (!m->idle_warp) {
+        return;
+    }
+    for (unsigned i = 0; i < IDLE_WARP_BUDGET; i++) {
+        deadline = machine_clock_next_deadline(m);
+        if (deadline < 0) {
+            return;
+        }
+        machine_clock_advance_to(m, deadline);
+    }
 }
 
 int64_t machine_clock_next_deadline(const Machine *m)

@@ -42,11 +42,14 @@ typedef struct CmdLine {
     gboolean nographic;
     gboolean nodefaults;
     gboolean stopped;
+    char *icount;
+    char *bios;
     gboolean no_shutdown;
     gboolean version;
 } CmdLine;
 
 static CmdLine cl;
+static bool icount_warp;   /* -icount sleep=off */
 
 static const GOptionEntry option_entries[] = {
     { "machine", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cl.machine,
@@ -83,6 +86,11 @@ static const GOptionEntry option_entries[] = {
     { "parallel", 0, 0, G_OPTION_ARG_STRING, &cl.parallel, "Only 'none'", "none" },
     { "vga", 0, 0, G_OPTION_ARG_STRING, &cl.vga, "Only 'none'", "none" },
     { "monitor", 0, 0, G_OPTION_ARG_STRING, &cl.monitor, "Only 'none'", "none" },
+    { "icount", 0, 0, G_OPTION_ARG_STRING, &cl.icount,
+      "Warp virtual time to the next timer when idle, as QEMU's icount with "
+      "a halted CPU (only sleep=off)", "shift=N,sleep=off" },
+    { "bios", 0, 0, G_OPTION_ARG_STRING, &cl.bios,
+      "Accepted and ignored: vtdnest runs no guest code", "FILE" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &cl.stopped,
       "Start stopped (QMP 'cont' resumes)", NULL },
     { "no-shutdown", 0, 0, G_OPTION_ARG_NONE, &cl.no_shutdown,
@@ -96,7 +104,6 @@ static const struct {
     const char *name;
     const char *why;
 } unsupported_options[] = {
-    { "bios", "vtdnest runs no guest code; drive it with -qtest" },
     { "kernel", "vtdnest runs no guest code; drive it with -qtest" },
     { "initrd", "vtdnest runs no guest code; drive it with -qtest" },
     { "append", "vtdnest runs no guest code; drive it with -qtest" },
@@ -106,7 +113,6 @@ static const struct {
     { "netdev", "vtdnest has no network devices" },
     { "enable-kvm", "vtdnest only supports -accel qtest" },
     { "cpu", "vtdnest emulates no CPU" },
-    { "icount", "the virtual clock only moves on qtest clock_step/clock_set" },
 };
 
 static bool fail(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -228,7 +234,8 @@ static void cmdline_free(void)
                          &cl.chardevs, &cl.mons };
     char **strings[] = { &cl.mem, &cl.qtest, &cl.qtest_log, &cl.display,
                          &cl.accel, &cl.smp, &cl.net, &cl.audio, &cl.serial,
-                         &cl.parallel, &cl.vga, &cl.monitor };
+                         &cl.parallel, &cl.vga, &cl.monitor, &cl.icount,
+                         &cl.bios };
 
     for (size_t i = 0; i < G_N_ELEMENTS(arrays); i++) {
         g_clear_pointer(arrays[i], g_strfreev);
@@ -377,6 +384,50 @@ static bool check_smp(const char *arg, GError **errp)
     return ok;
 }
 
+/*
+ * -icount shift=N[,sleep=off][,align=off]: QEMU's instruction counting. With
+ * no CPU running, the only observable effect QEMU has with sleep=off is that
+ * virtual time warps to the next timer deadline whenever the machine is
+ * idle; vtdnest models exactly that. sleep=on (pace virtual time to real
+ * time) is refused: the clock here never runs on its own.
+ */
+static bool check_icount(const char *arg, bool *warp, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    const char *shift, *sleep_str;
+    DeviceOpts *o;
+    bool sleep_on = true, align = false, ok = true;
+    uint64_t n;
+
+    *warp = false;
+    if (!arg) {
+        return true;
+    }
+    o = parse_option("icount", arg, "shift", errp);
+    if (!o) {
+        return false;
+    }
+    shift = opts_get(o, "shift");
+    sleep_str = opts_has(o, "sleep") ? opts_get(o, "sleep") : NULL;
+    if (shift && strcmp(shift, "auto") != 0 &&
+        (!opts_parse_size(shift, 1, &n, &err) || n > 10)) {
+        ok = fail(errp, "-icount %s: shift must be 0..10 or auto", arg);
+    } else if (sleep_str && !opts_get_bool(o, OPT_NAMES("sleep"), true,
+                                           &sleep_on, &err)) {
+        ok = fail(errp, "-icount %s: %s", arg, err->message);
+    } else if (!opts_get_bool(o, OPT_NAMES("align"), false, &align, &err)) {
+        ok = fail(errp, "-icount %s: %s", arg, err->message);
+    } else if (!opts_check_all_used(o, "icount", &err)) {
+        ok = fail(errp, "-icount %s: %s", arg, err->message);
+    } else if (sleep_on) {
+        ok = fail(errp, "-icount %s: only sleep=off is supported (the "
+                  "virtual clock never runs in real time here)", arg);
+    }
+    opts_free(o);
+    *warp = ok;
+    return ok;
+}
+
 static void print_machine_help(void)
 {
     printf("Supported machines are:\n");
@@ -412,7 +463,8 @@ static bool check_options(bool *exit_now, GError **errp)
         !check_none("parallel", cl.parallel, errp) ||
         !check_none("vga", cl.vga, errp) ||
         !check_none("monitor", cl.monitor, errp) ||
-        !check_smp(cl.smp, errp)) {
+        !check_smp(cl.smp, errp) ||
+        !check_icount(cl.icount, &icount_warp, errp)) {
         return false;
     }
     if (cl.qtest_log && !cl.qtest) {
@@ -520,6 +572,7 @@ static bool build_machine(Machine **out, GError **errp)
         return false;
     }
     *out = m;
+    machine_set_idle_warp(m, icount_warp);
     machine_set_pci_root(m, pci_root_bus_new(m));
 
     /* Chardevs first (-mon and -qtest refer to them), -object before -device. */

@@ -656,6 +656,9 @@ static void qtest_process_line(const char *line, size_t len)
 out:
     qtest_send(c.reply->str);
     g_string_free(c.reply, TRUE);
+    /* Between commands the machine is idle: with -icount sleep=off, virtual
+     * time warps to the next deadline as QEMU's would. */
+    machine_idle(qtest->m);
 }
 
 /* ---- chardev frontend -------------------------------------------------- */

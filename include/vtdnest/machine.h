@@ -107,6 +107,17 @@ void machine_timer_mod(Timer *t, int64_t deadline_ns);
 void machine_timer_del(Timer *t);
 void machine_timer_free(Timer *t);
 
+/*
+ * Idle warp (QEMU's -icount shift=N,sleep=off with a halted CPU): whenever the
+ * machine goes idle — after each qtest command — virtual time jumps to the
+ * next timer deadline, so a guest-visible delay (edu's DMA) has passed by the
+ * next poll. At most a bounded number of deadlines per idle point, so a
+ * periodic timer cannot spin forever.
+ */
+void machine_set_idle_warp(Machine *m, bool on);
+bool machine_idle_warp(const Machine *m);
+void machine_idle(Machine *m);
+
 /* Reset chain: handlers run in registration order. */
 void machine_register_reset(Machine *m, ResetFn fn, void *opaque);
 void machine_unregister_reset(Machine *m, ResetFn fn, void *opaque);
