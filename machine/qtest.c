@@ -498,7 +498,8 @@ void qtest_register_command(const char *name, QtestCommandFn fn, void *opaque)
     g_hash_table_insert(qtest_extras, g_strdup(name), e);
 }
 
-/* "OK <count> <addr>:<data>:<sid> ..." oldest first; see the protocol doc. */
+/* "OK <count> <addr>:<data>:<sid>:<remapped> ..." oldest first; see the
+ * protocol doc. */
 static char *extra_msi_log(Machine *m, char **words, void *opaque)
 {
     const GArray *log = machine_msi_log(m);
@@ -513,8 +514,8 @@ static char *extra_msi_log(Machine *m, char **words, void *opaque)
     for (guint i = 0; i < n; i++) {
         const MsiRecord *r = &g_array_index(log, MsiRecord, i);
 
-        g_string_append_printf(s, " 0x%016" PRIx64 ":0x%08" PRIx32 ":0x%04x",
-                               r->addr, r->data, r->sid);
+        g_string_append_printf(s, " 0x%016" PRIx64 ":0x%08" PRIx32 ":0x%04x:%d",
+                               r->addr, r->data, r->sid, r->remapped ? 1 : 0);
     }
     return g_string_free(s, FALSE);
 }

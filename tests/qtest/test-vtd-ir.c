@@ -163,12 +163,14 @@ static void test_edu_msi_remapped(void **state)
     edu_raise(&c);
     assert_true(one_msi(&c, &m));
     assert_int_equal(m.addr, ir_addr(3, false));
+    assert_false(m.remapped);
 
     /* IRTE 3: vector 0x42, APIC 5, fixed, edge; only edu may use it. */
     irte_write(&c, 3, irte_lo(0x42, 5 << 8, 0), (SVT_SID << 18) | sid);
     ir_enable(&c, 7, false);
     edu_raise(&c);
     assert_true(one_msi(&c, &m));
+    assert_true(m.remapped);
     assert_int_equal(m.addr, 0xfee05000ULL);
     assert_int_equal(m.data, 0x42);
     assert_int_equal(m.sid, sid);

@@ -740,15 +740,17 @@ int vtb_msi_log(QTestState *qts, VtbMsi *out, int max)
     n = atoi(words[1]);
     for (int i = 0; i < n && words[2 + i]; i++) {
         unsigned long long a;
-        unsigned dat, sid;
+        unsigned dat, sid, remapped;
 
-        if (sscanf(words[2 + i], "%llx:%x:%x", &a, &dat, &sid) != 3) {
+        if (sscanf(words[2 + i], "%llx:%x:%x:%u", &a, &dat, &sid,
+                   &remapped) != 4) {
             return -1;
         }
         if (got < max) {
             out[got].addr = a;
             out[got].data = dat;
             out[got].sid = sid;
+            out[got].remapped = remapped;
         }
         got++;
     }

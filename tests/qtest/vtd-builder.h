@@ -467,6 +467,7 @@ typedef struct VtbMsi {
     uint64_t addr;
     uint32_t data;
     uint16_t sid;
+    bool remapped;      /* translated through an IRTE */
 } VtbMsi;
 
 /* Fills up to max records; returns the count (or -1 if unsupported). */
