@@ -345,3 +345,40 @@ bool vfio_cdev_detach(IommufdBackend *be, int cdev_fd, uint32_t pasid, GError **
     return issue(be->t, cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d, errp,
                  "cdev fd %d pasid %u", cdev_fd, pasid) == 0;
 }
+
+/* ---- IOMMU_OPTION ------------------------------------------------------- */
+
+static bool backend_option(IommufdBackend *be, uint16_t op, uint32_t option_id,
+                           uint32_t object_id, uint64_t *val, GError **errp)
+{
+    struct iommu_option o = {
+        .size = sizeof(o),
+        .option_id = option_id,
+        .op = op,
+        .object_id = object_id,
+        .val64 = *val,
+    };
+
+    if (issue(be->t, be->fd, IOMMU_OPTION, &o, errp, "%s option %u object %u",
+              op == IOMMU_OPTION_OP_SET ? "set" : "get", option_id,
+              object_id) < 0) {
+        return false;
+    }
+    *val = o.val64;
+    return true;
+}
+
+bool iommufd_backend_set_option(IommufdBackend *be, uint32_t option_id,
+                                uint32_t object_id, uint64_t val, GError **errp)
+{
+    return backend_option(be, IOMMU_OPTION_OP_SET, option_id, object_id, &val,
+                          errp);
+}
+
+bool iommufd_backend_get_option(IommufdBackend *be, uint32_t option_id,
+                                uint32_t object_id, uint64_t *val, GError **errp)
+{
+    *val = 0;
+    return backend_option(be, IOMMU_OPTION_OP_GET, option_id, object_id, val,
+                          errp);
+}

@@ -40,6 +40,12 @@ GArray *iommufd_backend_get_iova_ranges(IommufdBackend *be, uint32_t ioas_id,
 bool iommufd_backend_allow_iovas(IommufdBackend *be, uint32_t ioas_id,
                                  const struct iommu_iova_range *ranges, uint32_t n,
                                  GError **errp);
+/* IOMMU_OPTION: set or read a context-wide (object_id 0) or per-IOAS option
+ * (IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_HUGE_PAGES). */
+bool iommufd_backend_set_option(IommufdBackend *be, uint32_t option_id,
+                                uint32_t object_id, uint64_t val, GError **errp);
+bool iommufd_backend_get_option(IommufdBackend *be, uint32_t option_id,
+                                uint32_t object_id, uint64_t *val, GError **errp);
 
 /* fault_id is used only with IOMMU_HWPT_FAULT_ID_VALID in flags. */
 bool iommufd_backend_alloc_hwpt(IommufdBackend *be, uint32_t dev_id, uint32_t pt_id,

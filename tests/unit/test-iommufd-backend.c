@@ -191,6 +191,26 @@ static void test_backend_on_sim(void **state)
     assert_true(info.vtd.flags & IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17);
 
     assert_true(iommufd_backend_alloc_ioas(be, &ioas, &err));
+    {
+        uint64_t v = 7;
+
+        /* Huge pages are a per-IOAS option, on by default; set and read back. */
+        assert_true(iommufd_backend_get_option(be, IOMMU_OPTION_HUGE_PAGES,
+                                               ioas, &v, &err));
+        assert_int_equal(v, 1);
+        assert_true(iommufd_backend_set_option(be, IOMMU_OPTION_HUGE_PAGES,
+                                               ioas, 0, &err));
+        assert_true(iommufd_backend_get_option(be, IOMMU_OPTION_HUGE_PAGES,
+                                               ioas, &v, &err));
+        assert_int_equal(v, 0);
+        assert_true(iommufd_backend_set_option(be, IOMMU_OPTION_HUGE_PAGES,
+                                               ioas, 1, &err));
+        /* An unknown option is EOPNOTSUPP, named in the message. */
+        assert_false(iommufd_backend_set_option(be, 99, 0, 1, &err));
+        assert_true(g_error_matches(err, IOMMUFD_ERROR, EOPNOTSUPP));
+        assert_non_null(strstr(err->message, "IOMMU_OPTION"));
+        g_clear_error(&err);
+    }
     assert_true(iommufd_backend_map(be, ioas, 0, sizeof(ram), ram, false, &err));
     assert_false(iommufd_backend_map(be, ioas, 0, PAGE, ram, false, &err));
     assert_true(g_error_matches(err, IOMMUFD_ERROR, EEXIST));
