@@ -33,6 +33,7 @@ typedef struct VtdXlate {
     unsigned access;        /* access to check (ZLR applied) */
     unsigned walk_access;   /* access the walk acts on (A/D) */
     bool check_perm;        /* false for ATS translation requests */
+    bool nw;                /* ATS NW flag honoured (ECAP.NWFS) */
 } VtdXlate;
 
 static unsigned vtd_haw_bits(const VtdState *s)
@@ -58,6 +59,10 @@ static void vtd_ok(VtdXlate *x, uint64_t out, uint64_t page_mask,
     res->page_mask = page_mask;
     res->perm = perm;
     res->user = user;
+    /* NW honoured: the walk set no D, so the completion must not grant W. */
+    if (x->nw) {
+        res->perm &= ~IOMMU_ACCESS_WRITE;
+    }
     /* Keep the bus from running into the interrupt window inside a page. */
     if (res->page_mask > VTD_PAGE_MASK_4K) {
         uint64_t base = out & ~page_mask;
@@ -586,8 +591,8 @@ static void vtd_interrupt_window(VtdXlate *x)
     res->out_addr = req->addr;
     res->page_mask = 0xfffff;
     if (req->at == IOMMU_AT_TRANSLATION_REQ) {
-        res->perm = req->no_write ? 0 : IOMMU_ACCESS_WRITE;
-        res->user = !req->no_write;
+        res->perm = x->nw ? 0 : IOMMU_ACCESS_WRITE;
+        res->user = !x->nw;
     } else {
         res->perm = req->access;
     }
@@ -609,9 +614,12 @@ bool vtd_translate_request(VtdState *s, const IommuRequest *req,
     if (req->zlr && (s->cap & VTD_CAP_ZLR)) {
         x.access &= ~IOMMU_ACCESS_READ;     /* ZLR to write-only pages is ok */
     }
+    /* ECAP.NWFS=0: "hardware ignores NW and behaves as if NW is always 0"
+     * (D is set on a writable page, W granted). */
+    x.nw = !x.check_perm && req->no_write && (s->ecap & VTD_ECAP_NWFS);
     x.walk_access = x.check_perm ? x.access
                                  : IOMMU_ACCESS_READ |
-                                   (req->no_write ? 0 : IOMMU_ACCESS_WRITE);
+                                   (x.nw ? 0 : IOMMU_ACCESS_WRITE);
 
     /*
      * PP/PV reflect the request: only requests with a PASID report one. QEMU

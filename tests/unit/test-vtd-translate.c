@@ -158,7 +158,11 @@ static void test_interrupt_window(void **state)
     assert_int_equal(xl(c, &r, &res, NULL), 0);
     assert_int_equal(res.perm, IOMMU_ACCESS_WRITE);
     assert_true(res.user);
+    /* ECAP.NWFS=0: NW is ignored, the unit behaves as if NW were 0. */
     r.no_write = true;
+    assert_int_equal(xl(c, &r, &res, NULL), 0);
+    assert_int_equal(res.perm, IOMMU_ACCESS_WRITE);
+    c->s->ecap |= VTD_ECAP_NWFS;
     assert_int_equal(xl(c, &r, &res, NULL), 0);
     assert_int_equal(res.perm, 0);
 }
@@ -485,6 +489,43 @@ static void test_scalable_caches(void **state)
     assert_int_equal(vtd_iotlb_count(c->s), 0);
 }
 
+/*
+ * ATS NW flag (review-xlate): with ECAP.NWFS=0 the unit ignores NW and acts
+ * as if it were 0 (spec ECAP.NWFS), so a writable page gets D set and W=1;
+ * with NWFS=1 an NW=1 request sets no D, so it must not be granted W either
+ * (else the device could write through a translation whose D is clear).
+ */
+static void test_ats_no_write(void **state)
+{
+    VtdTestCtx *c = *state;
+    IommuRequest r = rq(IOVA, IOMMU_ACCESS_READ, 5);
+    IommuResult res;
+    uint64_t leaf = FT(1) + 8 * IDX(IOVA, 1);
+
+    c->s->ecap |= VTD_ECAP_DT | VTD_ECAP_SMPWCS;
+    sm_ctx(c, PDIR | 1 | VTD_BIT(2) | VTD_BIT(3), 0);           /* DTE PASIDE */
+    pasid_entry(c, 5, 1 | (VTD_PGTT_FS << 6), 10 | VTD_BIT(23), FT(4));
+    fs_map(c->m, IOVA, TARGET);
+    fm_w64(c->m, leaf, TARGET | 0x27);                          /* D clear */
+    r.at = IOMMU_AT_TRANSLATION_REQ;
+    r.no_write = true;
+
+    assert_int_equal(xl(c, &r, &res, NULL), 0);
+    assert_int_equal(res.perm, IOMMU_ACCESS_READ | IOMMU_ACCESS_WRITE);
+    assert_true(fm_r64(c->m, leaf) & VTD_BIT(6));
+
+    fm_w64(c->m, leaf, TARGET | 0x27);
+    vtd_iotlb_invalidate_all(c->s);
+    c->s->ecap |= VTD_ECAP_NWFS;
+    assert_int_equal(xl(c, &r, &res, NULL), 0);
+    assert_int_equal(res.perm, IOMMU_ACCESS_READ);
+    assert_false(fm_r64(c->m, leaf) & VTD_BIT(6));
+    /* The entry it cached still makes a later untranslated write set D. */
+    r = rq(IOVA, IOMMU_ACCESS_WRITE, 5);
+    assert_int_equal(xl(c, &r, &res, NULL), 0);
+    assert_true(fm_r64(c->m, leaf) & VTD_BIT(6));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +537,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scalable_pgtts, setup_scalable, tctx_teardown),
         cmocka_unit_test_setup_teardown(test_scalable_faults, setup_scalable, tctx_teardown),
         cmocka_unit_test_setup_teardown(test_scalable_caches, setup_scalable, tctx_teardown),
+        cmocka_unit_test_setup_teardown(test_ats_no_write, setup_scalable, tctx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
