@@ -27,6 +27,13 @@
  * behind one); the PASID is present exactly when the host request carried
  * one; the address is the page.
  *
+ * Page requests still waiting for the guest's answer are dropped (the host
+ * group answered "Invalid") when the guest can no longer answer them: at
+ * system reset, and when it stops taking page requests from the device
+ * (TE off, a new root table, PRE cleared in the context entry and the
+ * context cache invalidated). Otherwise the host device would wait for a
+ * response that never comes.
+ *
  * When the queue is read: after every passthrough DMA the host faulted
  * (host_iommu_device_drain_faults from the device model; the simulator
  * queues synchronously) and, for a real iommufd, whenever the fault fd is
@@ -231,6 +238,26 @@ static void forward_page_request(VtdNestFaultQueue *q, VtdNestDev *d,
     q->groups = g_list_append(q->groups, pg);
 }
 
+void vtd_nest_fault_drop_stale(VtdNesting *n, bool all)
+{
+    for (GList *l = n ? n->fault_queues : NULL; l; l = l->next) {
+        VtdNestFaultQueue *q = l->data;
+
+        for (GList *g = q->groups; g;) {
+            GList *next = g->next;
+            PendingGroup *pg = g->data;
+
+            if (all || !guest_takes_page_requests(n->s, pg->sid)) {
+                /* The guest will not answer: release the device now. */
+                q->groups = g_list_delete_link(q->groups, g);
+                respond_auto(q, pg->cookie, IOMMUFD_PAGE_RESP_INVALID);
+                g_free(pg);
+            }
+            g = next;
+        }
+    }
+}
+
 /* The guest's page group response: relay it to the host group it answers. */
 static void fault_invalidate(void *opaque, VtdState *s, const VtdInvalidation *inv)
 {
@@ -240,6 +267,11 @@ static void fault_invalidate(void *opaque, VtdState *s, const VtdInvalidation *i
     PendingGroup *pg;
     GError *err = NULL;
 
+    if (inv->kind == VTD_INVAL_CONTEXT) {
+        /* A context entry may have lost PRE (or its presence). */
+        vtd_nest_fault_drop_stale(n, false);
+        return;
+    }
     if (inv->kind != VTD_INVAL_PAGE_RESPONSE) {
         return;
     }
@@ -416,6 +448,9 @@ bool vtd_nest_fault_join(VtdNesting *n, VtdNestDev *d, GError **errp)
 
     if (!d->hd->iopf) {
         return true;    /* no PRI: host faults stay on the host */
+    }
+    if (!vtd_nest_s2_nest_parent(n)) {
+        return true;    /* no nested HWPT will ever report into a queue */
     }
     q = queue_find(n, d->hd->be);
     if (!q && !(q = queue_new(n, d->hd, errp))) {

@@ -2,22 +2,40 @@
  * Stage 2 for passthrough devices: GPA -> host memory.
  *
  * A container is one IOAS with every guest RAM block mapped at its GPA, per
- * iommufd object; devices behind a unit with ERRATA_772415 (nest parents
- * refuse read-only mappings) get their own variant without read-only RAM.
- * Inside a container, devices share nest-parent HWPTs: a device tries the
- * existing ones and gets a new one only when the host refuses the attach as
- * incompatible (EINVAL: e.g. cache coherency enforcement differs). Everything
- * is freed with its last user.
+ * iommufd object. Inside a container, devices share stage-2 HWPTs: a device
+ * tries the existing ones and gets a new one only when the host refuses the
+ * attach as incompatible (EINVAL: e.g. cache coherency enforcement differs).
+ * Everything is freed with its last user.
+ *
+ * The HWPTs are nest parents only when the guest can program first-stage
+ * tables (flts=on): only then is anything nested on them. Without flts they
+ * are plain paging HWPTs (used while TE=0 and for pass-through entries; the
+ * shadow path serves translated domains), which a host without nesting
+ * support (ECAP.NEST=0) can allocate too. ERRATA_772415 makes nest parents
+ * refuse read-only mappings, so only nest-parent containers of errata units
+ * need the variant without read-only RAM ("RO-free").
  */
 #include <errno.h>
 
 #include "hw/intel-iommu/vtd-nesting.h"
 
+bool vtd_nest_s2_nest_parent(const VtdNesting *n)
+{
+    return n->s->cfg.flts;
+}
+
 uint32_t vtd_nest_s2_hwpt_flags(const VtdNestDev *d)
 {
     /* PASID attachments need every HWPT of the device to allow them. */
-    return IOMMU_HWPT_ALLOC_NEST_PARENT |
+    return (vtd_nest_s2_nest_parent(d->n) ? IOMMU_HWPT_ALLOC_NEST_PARENT : 0) |
            (d->use_pasid ? IOMMU_HWPT_ALLOC_PASID : 0);
+}
+
+/* The errata refuses read-only maps into nest parents only (iommufd-uapi.md
+ * §3.6); a plain paging container maps read-only RAM like any other. */
+static bool container_ro_free(const VtdNesting *n, const HostIommuDevice *hd)
+{
+    return hd->errata_772415 && vtd_nest_s2_nest_parent(n);
 }
 
 static VtdNestContainer *container_find(VtdNesting *n, const HostIommuDevice *hd)
@@ -25,7 +43,7 @@ static VtdNestContainer *container_find(VtdNesting *n, const HostIommuDevice *hd
     for (GList *l = n->containers; l; l = l->next) {
         VtdNestContainer *c = l->data;
 
-        if (c->be == hd->be && c->ro_free == hd->errata_772415) {
+        if (c->be == hd->be && c->ro_free == container_ro_free(n, hd)) {
             return c;
         }
     }
@@ -218,8 +236,9 @@ static bool s2_hwpt_create(VtdNesting *n, VtdNestContainer *c, VtdNestDev *d,
                                     vtd_nest_s2_hwpt_flags(d),
                                     IOMMU_HWPT_DATA_NONE, NULL, 0, 0,
                                     &h->hwpt_id, errp)) {
-        g_prefix_error(errp, "%s: cannot allocate a nesting-parent HWPT on "
-                       "host unit %s: ", d->hd->name, d->hd->host_unit);
+        g_prefix_error(errp, "%s: cannot allocate a %s HWPT on host unit "
+                       "%s: ", d->hd->name, c->nest_parent ? "nesting-parent"
+                       : "stage-2", d->hd->host_unit);
         g_free(h);
         return false;
     }
@@ -254,7 +273,8 @@ bool vtd_nest_s2_join(VtdNesting *n, VtdNestDev *d, GError **errp)
         c->n = n;
         c->be = d->hd->be;
         c->iommufd_id = g_strdup(d->hd->iommufd_id ? d->hd->iommufd_id : "?");
-        c->ro_free = d->hd->errata_772415;
+        c->nest_parent = vtd_nest_s2_nest_parent(n);
+        c->ro_free = container_ro_free(n, d->hd);
         c->seq = n->next_seq++;
         if (!iommufd_backend_alloc_ioas(c->be, &c->ioas_id, errp)) {
             g_prefix_error(errp, "%s: cannot create the stage-2 IOAS: ",

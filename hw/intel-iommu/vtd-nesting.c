@@ -82,7 +82,7 @@ static bool check_host(VtdState *s, const HostIommuDevice *hd, GError **errp)
 {
     const VtdConfig *cfg = &s->cfg;
     uint64_t cap = hd->vtd_cap, ecap = hd->vtd_ecap;
-    char what[160];
+    char what[160], drop_flts[96];
 
     if (!need(host_iommu_device_is_vtd(hd), errp, hd,
               "is not an Intel VT-d unit (IOMMU_GET_HW_INFO type is not "
@@ -108,16 +108,23 @@ static bool check_host(VtdState *s, const HostIommuDevice *hd, GError **errp)
         return false;
     }
     if (!cfg->flts) {
-        return true;    /* no first stage to nest: stage 2 only */
+        /* Nothing nests: stage-2 HWPTs are plain paging domains and the
+         * shadow path serves translated domains, so the host's nesting
+         * capabilities do not matter (vtd_nest_s2_nest_parent). */
+        return true;
     }
+    /* The fix names the option as the user spelled it (flts, x-flts...). */
+    g_snprintf(drop_flts, sizeof(drop_flts), "set %s=off (a guest without "
+               "first-stage tables needs no host nesting)",
+               cfg->flts_name ? cfg->flts_name : "flts");
     return need(ecap & VTD_ECAP_SMTS, errp, hd,
-                "lacks scalable mode (ECAP.SMTS)", "drop x-flts") &&
+                "lacks scalable mode (ECAP.SMTS)", drop_flts) &&
            need(ecap & VTD_ECAP_NEST, errp, hd,
-                "lacks nested translation (ECAP.NEST)", "drop x-flts") &&
+                "lacks nested translation (ECAP.NEST)", drop_flts) &&
            need(ecap & VTD_ECAP_FSTS, errp, hd,
-                "lacks first-stage translation (ECAP.FSTS)", "drop x-flts") &&
+                "lacks first-stage translation (ECAP.FSTS)", drop_flts) &&
            need(ecap & VTD_ECAP_SSTS, errp, hd,
-                "lacks second-stage translation (ECAP.SSTS)", "drop x-flts") &&
+                "lacks second-stage translation (ECAP.SSTS)", drop_flts) &&
            need(!cfg->fs1gp || (cap & VTD_CAP_FS1GP), errp, hd,
                 "lacks first-stage 1 GiB pages (CAP.FS1GP)", "set fs1gp=off") &&
            need(!cfg->x_fs5lp || (cap & VTD_CAP_FS5LP), errp, hd,
@@ -226,16 +233,19 @@ void vtd_nesting_resync(VtdState *s)
  * refresh keeps stage 2, which is what untranslated DMA needs). */
 static void nest_on_root_table(VtdState *s)
 {
+    vtd_nest_fault_drop_stale(s->nesting, false);
     refresh_all(s->nesting, true);
 }
 
 static void nest_on_translation(VtdState *s)
 {
+    vtd_nest_fault_drop_stale(s->nesting, false);   /* TE off: none taken */
     refresh_all(s->nesting, true);
 }
 
 static void nest_on_reset(VtdState *s)
 {
+    vtd_nest_fault_drop_stale(s->nesting, true);
     refresh_all(s->nesting, false);
     g_clear_error(&s->nesting->deferred);
 }
@@ -319,6 +329,8 @@ static GVariant *container_report(VtdNestContainer *c)
     g_variant_builder_add(&b, "{sv}", "iommufd", g_variant_new_string(c->iommufd_id));
     g_variant_builder_add(&b, "{sv}", "ioas", g_variant_new_uint32(c->ioas_id));
     g_variant_builder_add(&b, "{sv}", "ro-free", g_variant_new_boolean(c->ro_free));
+    g_variant_builder_add(&b, "{sv}", "nest-parent",
+                          g_variant_new_boolean(c->nest_parent));
     g_variant_builder_add(&b, "{sv}", "hwpts", g_variant_builder_end(&hw));
     return g_variant_builder_end(&b);
 }
@@ -415,8 +427,9 @@ char *vtd_nesting_report_text(VtdState *s)
     for (GList *l = n ? n->containers : NULL; l; l = l->next) {
         VtdNestContainer *c = l->data;
 
-        g_string_append_printf(out, "container iommufd=%s ioas=%u%s\n",
+        g_string_append_printf(out, "container iommufd=%s ioas=%u%s%s\n",
                                c->iommufd_id, c->ioas_id,
+                               c->nest_parent ? " nest-parent" : "",
                                c->ro_free ? " ro-free" : "");
         for (GList *h = c->hwpts; h; h = h->next) {
             VtdS2Hwpt *w = h->data;

@@ -4,8 +4,8 @@
  * A passthrough device's DMA never reaches vtd_translate(): the host IOMMU
  * translates it. This module makes the host do what the guest programmed:
  *   vtd-nest-s2.c     stage 2 (GPA -> host): IOAS containers holding all
- *                     guest RAM, each with nest-parent HWPTs shared by
- *                     compatible devices;
+ *                     guest RAM, each with stage-2 HWPTs shared by
+ *                     compatible devices (nest parents with flts=on);
  *   vtd-nest-pasid.c  stage 1: a guest PASID entry with PGTT=first-stage
  *                     becomes a nested HWPT on the device's stage-2 HWPT,
  *                     attached on the RID (RID_PASID) or on the PASID;
@@ -34,14 +34,17 @@ struct VtdNestContainer {
     VtdNesting *n;
     IommufdBackend *be;
     char *iommufd_id;
-    bool ro_free;           /* ERRATA_772415 variant: read-only RAM left out */
+    bool nest_parent;       /* its HWPTs are nest parents (guest flts=on) */
+    bool ro_free;           /* ERRATA_772415 variant of a nest-parent
+                               container: read-only RAM left out */
     uint32_t ioas_id;
     bool mapped;            /* guest RAM is in the IOAS */
     GList *hwpts;           /* VtdS2Hwpt, in creation order */
     unsigned seq;           /* report order */
 };
 
-/* A nest-parent stage-2 HWPT in a container (design: VTDS2Hwpt). */
+/* A stage-2 HWPT in a container (design: VTDS2Hwpt): a nest parent when the
+ * guest can program first-stage tables, else a plain paging HWPT. */
 struct VtdS2Hwpt {
     VtdNestContainer *c;
     uint32_t hwpt_id;
@@ -103,6 +106,9 @@ struct VtdNesting {
 bool vtd_nest_s2_join(VtdNesting *n, VtdNestDev *d, GError **errp);
 void vtd_nest_s2_leave(VtdNesting *n, VtdNestDev *d);
 uint32_t vtd_nest_s2_hwpt_flags(const VtdNestDev *d);
+/* Are stage-2 HWPTs nest parents? Only when the guest can hand out
+ * first-stage tables (flts=on); the host's nesting checks follow this. */
+bool vtd_nest_s2_nest_parent(const VtdNesting *n);
 
 /* vtd-nest-pasid.c */
 VtdNestShadow *vtd_nest_shadow_new(VtdNestDev *d, uint32_t pasid, bool on_rid);
@@ -131,6 +137,10 @@ void vtd_nest_fault_leave(VtdNesting *n, VtdNestDev *d);
  * the queue's id, or 0 and 0 without a queue. */
 uint32_t vtd_nest_fault_hwpt_flags(const VtdNestDev *d);
 uint32_t vtd_nest_fault_id(const VtdNestDev *d);
+/* Answer "Invalid" to the host for forwarded page requests the guest will
+ * not answer: all of them (reset), or those of requesters that no longer
+ * take page requests (TE off, new root table, PRE cleared). */
+void vtd_nest_fault_drop_stale(VtdNesting *n, bool all);
 
 /* ---- nest-shadow: the caching-mode shadow path (vtd-nest-shadow.c) ------
  * A guest second-stage table (legacy context entry TT=00b/01b, or a PASID

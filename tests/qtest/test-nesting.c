@@ -750,6 +750,125 @@ static void test_legacy_shadow_errata(void **state)
     qtest_quit(qts);
 }
 
+/* ---- 6. A guest without first-stage tables on a host without nesting ----- */
+
+#define NONEST_HOST "-object iommufd,id=fd0,sim=on " \
+    "-object iommufd-sim-unit,iommufd=fd0,id=nonest,nesting=off " \
+    "-object iommufd-sim-device,iommufd=fd0,id=h0,host=0000:03:00.0," \
+    "unit=nonest " P0
+
+/* Whether every container in the report has nest-parent == want. */
+static bool containers_nest_parent(QTestState *qts, bool want)
+{
+    Report r;
+    JsonArray *cs;
+    bool all;
+
+    report_get(qts, &r);
+    cs = json_object_get_array_member(r.root, "containers");
+    all = json_array_get_length(cs) > 0;
+    for (guint i = 0; i < json_array_get_length(cs); i++) {
+        JsonObject *c = json_array_get_object_element(cs, i);
+
+        all &= json_object_get_boolean_member(c, "nest-parent") == want;
+    }
+    report_free(&r);
+    return all;
+}
+
+static void test_legacy_guest_no_host_nesting(void **state)
+{
+    QTestState *qts = qtest_init(
+        "-machine q35 -m 512M -device intel-iommu,caching-mode=on "
+        NONEST_HOST);
+    VtdBuilder b;
+    VtbDev d;
+    VtbPgtable ss;
+    VtbLegacyRoot root;
+    VtbLegacyCtx ctx;
+    uint64_t rt, ct, page, page2, leaf;
+
+    /* Realized: one container whose stage-2 HWPT is a plain paging one. */
+    assert_int_equal(n_devices(qts), 1);
+    assert_int_equal(n_s2_hwpts(qts, -1), 1);
+    assert_true(containers_nest_parent(qts, false));
+    assert_kind(qts, "p0", -1, "stage2");
+
+    vtb_init(&b, qts, ALLOC_BASE, ALLOC_SIZE);
+    memset(&d, 0, sizeof(d));
+    d.qts = qts;
+    d.devfn = P0_SID;
+    d.bar = BAR0;
+    d.can_clock_step = true;
+    qtest_pci_map_bar(qts, 0, P0_SID, 0, BAR0);
+    rt = vtb_alloc_page(&b);
+    ct = vtb_alloc_page(&b);
+    page = vtb_alloc_page(&b);
+    page2 = vtb_alloc_page(&b);
+
+    /* TE=0: DMA is untranslated, output = GPA, through the host. */
+    qtest_memset(qts, page, 0, VTB_PAGE_4K);
+    assert_int_equal(vtb_testdev_dma(&d, page + 0x20, page + 0x20, 4), VTB_TD_OK);
+
+    /* TE=1, legacy context TT=00b: through the caching-mode shadow. */
+    vtb_pgt_init(&ss, &b, false, 4);
+    leaf = vtb_pgt_map(&ss, IOVA, page, VTB_PAGE_4K, VTB_SS_RW);
+    root = (VtbLegacyRoot){ .p = true, .ctp = ct };
+    vtb_write_legacy_root(&b, rt, 0, &root);
+    ctx = (VtbLegacyCtx){ .p = true, .tt = VTB_TT_MULTI, .ssptptr = ss.root,
+                          .aw = VTB_AW_48, .did = DID };
+    vtb_write_legacy_ctx(&b, ct, P0_SID, &ctx);
+    assert_true(vtb_set_root(&b, rt, VTB_TTM_LEGACY, 0));
+    assert_true(vtb_enable_te(&b, true));
+    vtb_ccmd(&b, VTB_GRAN_GLOBAL, 0, 0, 0);
+    vtb_iotlb_inv(&b, VTB_GRAN_GLOBAL, 0, 0, 0, false);
+    assert_kind(qts, "p0", -1, "shadow");
+    qtest_memset(qts, page, 0, VTB_PAGE_4K);
+    assert_int_equal(vtb_testdev_dma(&d, IOVA + 0x40, page + 0x40, 4), VTB_TD_OK);
+
+    /* A remap the guest announces (caching mode) is followed. */
+    qtest_writeq(qts, leaf, page2 | VTB_SS_RW);
+    vtb_iotlb_inv(&b, VTB_GRAN_PAGE, DID, IOVA, 0, false);
+    qtest_memset(qts, page2, 0, VTB_PAGE_4K);
+    assert_int_equal(vtb_testdev_dma(&d, IOVA + 0x80, page2 + 0x80, 4), VTB_TD_OK);
+
+    /* An unmapped IOVA faults on the host; nothing lands. */
+    qtest_writeq(qts, leaf, 0);
+    vtb_iotlb_inv(&b, VTB_GRAN_PAGE, DID, IOVA, 0, false);
+    qtest_memset(qts, page2, 0, VTB_PAGE_4K);
+    assert_int_equal(vtb_testdev_dma(&d, IOVA + 0xc0, page2 + 0xc0, 4),
+                     VTB_TD_TX_FAIL);
+    assert_int_equal(qtest_readl(qts, page2 + 0xc0), 0);
+
+    /* TE off again: back on the plain stage-2 HWPT. */
+    assert_true(vtb_enable_te(&b, false));
+    assert_kind(qts, "p0", -1, "stage2");
+    qtest_memset(qts, page2, 0, VTB_PAGE_4K);
+    assert_int_equal(vtb_testdev_dma(&d, page2 + 0x10, page2 + 0x10, 4), VTB_TD_OK);
+    qtest_quit(qts);
+}
+
+/* flts=on on the same host: refused in one line naming device, unit and the
+ * missing capability, with the fix. */
+static void test_flts_guest_no_host_nesting(void **state)
+{
+    g_autofree char *err = NULL;
+    QTestState *qts = qtest_try_init(
+        "-machine q35 -m 512M -device intel-iommu,scalable-mode=on,flts=on,"
+        "caching-mode=on " NONEST_HOST, &err);
+
+    assert_null(qts);
+    assert_non_null(err);
+    g_strstrip(err);
+    if (strchr(err, '\n')) {
+        fail_msg("realize error is more than one line: %s", err);
+    }
+    assert_non_null(strstr(err, "passthrough device p0"));
+    assert_non_null(strstr(err, "host IOMMU unit nonest"));
+    assert_non_null(strstr(err, "ECAP.NEST"));
+    assert_non_null(strstr(err, "set flts=off"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -765,6 +884,8 @@ int main(void)
         cmocka_unit_test(test_fail_nth_invalidate),
         /* Last: needs the shadow path (nest-shadow). */
         cmocka_unit_test(test_legacy_shadow_errata),
+        cmocka_unit_test(test_legacy_guest_no_host_nesting),
+        cmocka_unit_test(test_flts_guest_no_host_nesting),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

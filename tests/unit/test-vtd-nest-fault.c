@@ -3,7 +3,8 @@
  * simulator: the fault queue is allocated for PRI devices only and shared
  * per iommufd, a host fault becomes a guest fault record with the reason the
  * guest's tables give, or a page request whose group response goes back to
- * the host.
+ * the host. Page requests the guest can no longer answer (reset, TE off,
+ * PRE cleared) are answered "Invalid" to the host.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -347,6 +348,206 @@ static void test_no_pre_gives_fault_record(void **state)
     stop(&t);
 }
 
+/* ---- Pending page requests the guest can no longer answer -------------- */
+
+/* A transport in front of the fixture's recorder that notes every page
+ * response written to a fault fd (the recorder logs ioctls only). */
+typedef struct Spy {
+    IommufdTransport t;
+    IommufdTransport *inner;
+    GArray *resps;          /* struct iommu_hwpt_page_response, accepted */
+} Spy;
+
+static int spy_open_iommufd(IommufdTransport *t, GError **errp)
+{
+    Spy *s = (Spy *)t;
+
+    return s->inner->open_iommufd(s->inner, errp);
+}
+
+static int spy_open_cdev(IommufdTransport *t, const char *path, GError **errp)
+{
+    Spy *s = (Spy *)t;
+
+    return s->inner->open_cdev(s->inner, path, errp);
+}
+
+static int spy_ioctl(IommufdTransport *t, int fd, unsigned long req, void *arg)
+{
+    Spy *s = (Spy *)t;
+
+    return s->inner->ioctl(s->inner, fd, req, arg);
+}
+
+static ssize_t spy_read(IommufdTransport *t, int fd, void *buf, size_t len)
+{
+    Spy *s = (Spy *)t;
+
+    return s->inner->read(s->inner, fd, buf, len);
+}
+
+static ssize_t spy_write(IommufdTransport *t, int fd, const void *buf, size_t len)
+{
+    Spy *s = (Spy *)t;
+    ssize_t got = s->inner->write(s->inner, fd, buf, len);
+    const size_t rec = sizeof(struct iommu_hwpt_page_response);
+
+    for (ssize_t done = 0; got > 0 && done + (ssize_t)rec <= got; done += rec) {
+        g_array_append_vals(s->resps, (const uint8_t *)buf + done, 1);
+    }
+    return got;
+}
+
+static int spy_close(IommufdTransport *t, int fd)
+{
+    Spy *s = (Spy *)t;
+
+    return s->inner->close(s->inner, fd);
+}
+
+static void spy_destroy(IommufdTransport *t)
+{
+}
+
+/* Like start(t, true, BDF) but through a spy; PRQ set up. */
+static void start_spied(T *t, Spy *spy)
+{
+    GError *err = NULL;
+
+    t->f = nf_new(units, devices);
+    use_prs_unit(t);
+    *spy = (Spy) {
+        .t = { .name = "spy", .open_iommufd = spy_open_iommufd,
+               .open_cdev = spy_open_cdev, .ioctl = spy_ioctl,
+               .read = spy_read, .write = spy_write, .close = spy_close,
+               .destroy = spy_destroy },
+        .inner = t->f->rec,
+        .resps = g_array_new(false, true,
+                             sizeof(struct iommu_hwpt_page_response)),
+    };
+    t->be = iommufd_backend_open(&spy->t, &err);
+    assert_non_null(t->be);
+    t->hd = nf_hd(t->f, t->be, "fd0", BDF, "u0", SID);
+    t->hd->iopf = true;
+    build_tables(t, CTX_P | CTX_PASIDE | CTX_DTE | CTX_PRE);
+    assert_true(vtd_set_host_device(t->f->s, t->hd, &err));
+    assert_null(err);
+    vtd_mmio_write(t->f->s, DMAR_RTADDR_REG, ROOT | (1u << 10), 8);
+    vtd_mmio_write(t->f->s, DMAR_GCMD_REG, VTD_GCMD_SRTP, 4);
+    vtd_mmio_write(t->f->s, DMAR_GCMD_REG, VTD_GCMD_TE, 4);
+    vtd_mmio_write(t->f->s, DMAR_PQA_REG, PRQ, 8);
+}
+
+static void stop_spied(T *t, Spy *spy)
+{
+    stop(t);
+    g_array_unref(spy->resps);
+}
+
+/* A host fault forwarded as a page request; returns its PRGI. */
+static uint16_t fault_to_page_request(T *t, unsigned nth, uint64_t iova)
+{
+    assert_false(dma(t, 5, iova, true));
+    assert_false(frcd(t, 0).f);
+    assert_int_equal(vtd_mmio_read(t->f->s, DMAR_PQT_REG, 8), 32 * (nth + 1));
+    return r64(t, PRQ + 32 * nth + 8) >> 3 & 0x1ff;
+}
+
+/* The guest's page group response for prgi, then a wait. */
+static void guest_respond(T *t, uint16_t prgi, uint8_t rc)
+{
+    VtdInvalidation resp = {
+        .kind = VTD_INVAL_PAGE_RESPONSE, .gran = VTD_INVAL_GRAN_DEVICE,
+        .sid = SID, .pasid = 5, .pp = true, .rc = rc, .lpig = true,
+        .prgi = prgi,
+    };
+    GError *err = NULL;
+
+    vtd_inval_dispatch(t->f->s, &resp);
+    assert_true(vtd_inval_sync(t->f->s, &err));
+    assert_null(err);
+}
+
+static void context_cache_global(T *t)
+{
+    VtdInvalidation cc = { .kind = VTD_INVAL_CONTEXT,
+                           .gran = VTD_INVAL_GRAN_GLOBAL };
+    GError *err = NULL;
+
+    vtd_inval_dispatch(t->f->s, &cc);
+    assert_true(vtd_inval_sync(t->f->s, &err));
+    assert_null(err);
+}
+
+static uint32_t resp_code(Spy *spy, unsigned i)
+{
+    assert_true(i < spy->resps->len);
+    return g_array_index(spy->resps, struct iommu_hwpt_page_response, i).code;
+}
+
+static void test_pending_dropped_on_reset(void **state)
+{
+    T t = { 0 };
+    Spy spy;
+    uint16_t prgi;
+
+    start_spied(&t, &spy);
+    prgi = fault_to_page_request(&t, 0, IOVA + 0x1000);
+    assert_int_equal(spy.resps->len, 0);            /* waiting for the guest */
+    vtd_reset(t.f->s);
+    assert_int_equal(spy.resps->len, 1);
+    assert_int_equal(resp_code(&spy, 0), IOMMUFD_PAGE_RESP_INVALID);
+    /* A late answer from the guest reaches nobody. */
+    guest_respond(&t, prgi, VTD_PRG_RC_SUCCESS);
+    assert_int_equal(spy.resps->len, 1);
+    stop_spied(&t, &spy);
+}
+
+static void test_pending_dropped_when_pre_cleared(void **state)
+{
+    T t = { 0 };
+    Spy spy;
+    uint16_t prgi;
+
+    start_spied(&t, &spy);
+    fault_to_page_request(&t, 0, IOVA + 0x1000);
+    /* PRE still set: a context-cache invalidation keeps the group. */
+    context_cache_global(&t);
+    assert_int_equal(spy.resps->len, 0);
+    /* PRE cleared, but not invalidated yet: still kept. */
+    w64(&t, CTX, PDIR | CTX_P | CTX_PASIDE | CTX_DTE);
+    assert_int_equal(spy.resps->len, 0);
+    context_cache_global(&t);
+    assert_int_equal(spy.resps->len, 1);
+    assert_int_equal(resp_code(&spy, 0), IOMMUFD_PAGE_RESP_INVALID);
+
+    /* PRE back on: a new group is relayed as the guest answers it. */
+    w64(&t, CTX, PDIR | CTX_P | CTX_PASIDE | CTX_DTE | CTX_PRE);
+    context_cache_global(&t);
+    prgi = fault_to_page_request(&t, 1, IOVA + 0x2000);
+    guest_respond(&t, prgi, VTD_PRG_RC_SUCCESS);
+    assert_int_equal(spy.resps->len, 2);
+    assert_int_equal(resp_code(&spy, 1), IOMMUFD_PAGE_RESP_SUCCESS);
+    stop_spied(&t, &spy);
+}
+
+static void test_pending_dropped_when_te_off(void **state)
+{
+    T t = { 0 };
+    Spy spy;
+
+    start_spied(&t, &spy);
+    fault_to_page_request(&t, 0, IOVA + 0x1000);
+    fault_to_page_request(&t, 1, IOVA + 0x2000);
+    assert_int_equal(spy.resps->len, 0);
+    vtd_mmio_write(t.f->s, DMAR_GCMD_REG, 0, 4);     /* TE off */
+    assert_false(vtd_mmio_read(t.f->s, DMAR_GSTS_REG, 4) & VTD_GSTS_TES);
+    assert_int_equal(spy.resps->len, 2);
+    assert_int_equal(resp_code(&spy, 0), IOMMUFD_PAGE_RESP_INVALID);
+    assert_int_equal(resp_code(&spy, 1), IOMMUFD_PAGE_RESP_INVALID);
+    stop_spied(&t, &spy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +557,9 @@ int main(void)
         cmocka_unit_test(test_fault_with_pasid),
         cmocka_unit_test(test_page_request_and_response),
         cmocka_unit_test(test_no_pre_gives_fault_record),
+        cmocka_unit_test(test_pending_dropped_on_reset),
+        cmocka_unit_test(test_pending_dropped_when_pre_cleared),
+        cmocka_unit_test(test_pending_dropped_when_te_off),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * Stage-2 containers and HWPT sharing (vtd-nest-s2.c): which devices share
  * an IOAS and a nest-parent HWPT, and that everything goes with its last
- * user. Also the realize-time capability checks.
+ * user. Also the realize-time capability checks, and a guest without
+ * first-stage tables (flts=off) on hosts without nesting or with the errata.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,12 +223,244 @@ static void test_join_fail_nth(void **state)
     }
 }
 
+/* ---- A guest without first-stage tables (flts=off) ---------------------- */
+
+#define NF_ROOT     0x10000
+#define NF_CTX      0x11000
+#define NF_PDIR     0x12000
+#define NF_PTBL     0x13000
+#define NF_SS_PML4  0x20000
+#define NF_SS_PDPT  0x21000
+#define NF_SS_PD    0x22000
+#define NF_SS_PT    0x23000
+#define NF_IOVA     0x40000000ULL   /* [0][1][0][0] */
+#define NF_DATA     0x200000
+#define NF_DID      5
+
+static void put64(NestFixture *f, uint64_t gpa, uint64_t v)
+{
+    v = GUINT64_TO_LE(v);
+    memcpy(f->ram + gpa, &v, 8);
+}
+
+static uint64_t get64(NestFixture *f, uint64_t gpa)
+{
+    uint64_t v;
+
+    memcpy(&v, f->ram + gpa, 8);
+    return GUINT64_FROM_LE(v);
+}
+
+/* A caching-mode unit that offers second-stage tables only. */
+static void use_no_flts_unit(NestFixture *f, bool scalable)
+{
+    VtdGuestMem mem = { .opaque = f, .read = nf_mem_read, .write = nf_mem_write };
+    VtdRamSource ram = { .opaque = f, .foreach = nf_ram_foreach };
+    VtdConfig cfg;
+
+    vtd_free(f->s);
+    vtd_config_defaults(&cfg);
+    cfg.caching_mode = true;
+    cfg.scalable_mode = scalable;
+    cfg.flts = false;
+    cfg.aw_bits = 48;
+    f->s = vtd_new(&cfg, &mem, NULL);
+    assert_non_null(f->s);
+    vtd_nesting_set_ram_source(f->s, &ram);
+}
+
+/* Second-stage tables mapping NF_IOVA -> NF_DATA read/write. */
+static void ss_tables(NestFixture *f)
+{
+    put64(f, NF_SS_PML4, NF_SS_PDPT | 3);
+    put64(f, NF_SS_PDPT + 8, NF_SS_PD | 3);
+    put64(f, NF_SS_PD, NF_SS_PT | 3);
+    put64(f, NF_SS_PT, NF_DATA | 3);
+}
+
+static void enable_te(NestFixture *f, bool scalable)
+{
+    vtd_mmio_write(f->s, DMAR_RTADDR_REG, NF_ROOT | (scalable ? 1u << 10 : 0), 8);
+    vtd_mmio_write(f->s, DMAR_GCMD_REG, VTD_GCMD_SRTP, 4);
+    vtd_mmio_write(f->s, DMAR_GCMD_REG, VTD_GCMD_TE, 4);
+}
+
+/* Caching mode: the guest announces its new entries (global IOTLB). */
+static void iotlb_global(NestFixture *f)
+{
+    VtdInvalidation inv = { .kind = VTD_INVAL_IOTLB,
+                            .gran = VTD_INVAL_GRAN_GLOBAL };
+    GError *err = NULL;
+
+    vtd_inval_dispatch(f->s, &inv);
+    assert_true(vtd_inval_sync(f->s, &err));
+    assert_null(err);
+}
+
+static bool dma8(NestFixture *f, const char *bdf, uint64_t iova, uint64_t *v,
+                 bool write)
+{
+    IommufdSimFault fault;
+
+    return iommufd_sim_dma(f->sim, bdf, 0, iova, v, 8, write, &fault);
+}
+
+/* The one container of the report: nest-parent and ro-free flags. */
+static void container_flags(NestFixture *f, bool *nest_parent, bool *ro_free)
+{
+    g_autoptr(GVariant) rep = g_variant_ref_sink(vtd_nesting_report(f->s));
+    g_autoptr(GVariant) cs = g_variant_lookup_value(rep, "containers", NULL);
+    g_autoptr(GVariant) c = NULL;
+
+    assert_int_equal(g_variant_n_children(cs), 1);
+    c = g_variant_get_child_value(cs, 0);
+    assert_true(g_variant_lookup(c, "nest-parent", "b", nest_parent));
+    assert_true(g_variant_lookup(c, "ro-free", "b", ro_free));
+}
+
+/* Legacy guest with caching mode: a host unit without nesting (u2) and an
+ * errata unit (u1) both work. Their stage-2 HWPTs are plain paging domains,
+ * so the errata does not apply and read-only RAM is mapped read-only (no
+ * RO-free variant); translated domains go through the shadow path. */
+static void test_no_flts_legacy(void **state)
+{
+    NestFixture *f = nf_new(units, devices);
+    IommufdBackend *be = nf_backend(f);
+    HostIommuDevice *nonest, *errata;
+    int base = iommufd_sim_object_count(f->sim, be->fd);
+    VtdNestingCounts n;
+    GError *err = NULL;
+    bool np = true, rf = true;
+    uint64_t v, r;
+
+    f->ro_gpa = 0x1000000;
+    f->ro_size = 0x10000;
+    f->ro = g_malloc0(f->ro_size);
+    memset(f->ro, 0xab, 8);
+    use_no_flts_unit(f, false);
+    nonest = nf_hd(f, be, "fd1", "0000:06:00.0", "u2", 0x0600);
+    errata = nf_hd(f, be, "fd1", "0000:04:00.0", "u1", 0x0400);
+    base = iommufd_sim_object_count(f->sim, be->fd);
+    assert_true(vtd_set_host_device(f->s, nonest, &err));
+    assert_null(err);
+    assert_true(vtd_set_host_device(f->s, errata, &err));
+    assert_null(err);
+    vtd_nesting_counts(f->s, &n);
+    assert_int_equal(n.devices, 2);
+    assert_int_equal(n.containers, 1);      /* no RO-free variant */
+    container_flags(f, &np, &rf);
+    assert_false(np);
+    assert_false(rf);
+
+    /* TE=0: untranslated DMA reaches RAM at the GPA on both; read-only RAM
+     * is readable (even behind the errata unit), not writable. */
+    v = 0x0102030405060708ULL;
+    assert_true(dma8(f, "0000:06:00.0", 0x3000, &v, true));
+    assert_true(get64(f, 0x3000) == v);
+    v = 0x1112131415161718ULL;
+    assert_true(dma8(f, "0000:04:00.0", 0x3008, &v, true));
+    assert_true(get64(f, 0x3008) == v);
+    r = 0;
+    assert_true(dma8(f, "0000:04:00.0", f->ro_gpa, &r, false));
+    assert_true(r == 0xababababababababULL);
+    assert_false(dma8(f, "0000:04:00.0", f->ro_gpa, &v, true));
+    assert_false(dma8(f, "0000:06:00.0", f->ro_gpa, &v, true));
+
+    /* TE=1: bus 6 through a second-stage table (shadow); bus 4 has no
+     * context entry (blocked). */
+    ss_tables(f);
+    put64(f, NF_ROOT + 16 * 6, NF_CTX | 1);
+    put64(f, NF_CTX, NF_SS_PML4 | 1);               /* TT=00b */
+    put64(f, NF_CTX + 8, 2 | (uint64_t)NF_DID << 8); /* AW 48-bit */
+    enable_te(f, false);
+    iotlb_global(f);
+    v = 0x2122232425262728ULL;
+    assert_true(dma8(f, "0000:06:00.0", NF_IOVA + 16, &v, true));
+    assert_true(get64(f, NF_DATA + 16) == v);
+    assert_false(dma8(f, "0000:04:00.0", 0x3000, &v, true));
+    {
+        g_autofree char *text = vtd_nesting_report_text(f->s);
+
+        assert_non_null(strstr(text, "shadow"));
+        assert_null(strstr(text, "nest-parent"));
+    }
+
+    vtd_unset_host_device(f->s, nonest);
+    vtd_unset_host_device(f->s, errata);
+    assert_int_equal(iommufd_sim_object_count(f->sim, be->fd), base);
+    host_iommu_device_free(nonest);
+    host_iommu_device_free(errata);
+    vtd_free(f->s);
+    f->s = NULL;
+    iommufd_backend_close(be);
+    nf_free(f);
+}
+
+/* Scalable mode without first stage: PGTT=010b through the shadow path and
+ * PGTT=100b on the stage-2 HWPT, on the host unit without nesting. */
+static void test_no_flts_scalable(void **state)
+{
+    NestFixture *f = nf_new(units, devices);
+    IommufdBackend *be = nf_backend(f);
+    HostIommuDevice *nonest;
+    int base;
+    GError *err = NULL;
+    VtdInvalidation pc = { .kind = VTD_INVAL_PASID_CACHE,
+                           .gran = VTD_INVAL_GRAN_PASID, .did = NF_DID };
+    uint64_t v;
+
+    use_no_flts_unit(f, true);
+    nonest = nf_hd(f, be, "fd1", "0000:06:00.0", "u2", 0x0600);
+    base = iommufd_sim_object_count(f->sim, be->fd);
+    assert_true(vtd_set_host_device(f->s, nonest, &err));
+    assert_null(err);
+
+    ss_tables(f);
+    put64(f, NF_ROOT + 16 * 6, NF_CTX | 1);
+    put64(f, NF_CTX, NF_PDIR | 1);                  /* P, PDTS 0 (no PASIDs) */
+    put64(f, NF_PDIR, NF_PTBL | 1);
+    put64(f, NF_PTBL, 1 | 2 << 2 | (uint64_t)VTD_PGTT_SS << 6 | NF_SS_PML4);
+    put64(f, NF_PTBL + 8, NF_DID);
+    enable_te(f, true);
+    iotlb_global(f);
+    v = 0x3132333435363738ULL;
+    assert_true(dma8(f, "0000:06:00.0", NF_IOVA + 24, &v, true));
+    assert_true(get64(f, NF_DATA + 24) == v);
+
+    /* Pass-through entry: the plain stage-2 HWPT, output = GPA. */
+    put64(f, NF_PTBL, 1 | 2 << 2 | (uint64_t)VTD_PGTT_PT << 6);
+    vtd_inval_dispatch(f->s, &pc);
+    assert_true(vtd_inval_sync(f->s, &err));
+    assert_null(err);
+    v = 0x4142434445464748ULL;
+    assert_true(dma8(f, "0000:06:00.0", 0x5000, &v, true));
+    assert_true(get64(f, 0x5000) == v);
+
+    /* A first-stage PGTT is reserved without flts: blocked, no host error. */
+    put64(f, NF_PTBL, 1 | 2 << 2 | (uint64_t)VTD_PGTT_FS << 6);
+    put64(f, NF_PTBL + 16, NF_SS_PML4);
+    vtd_inval_dispatch(f->s, &pc);
+    assert_true(vtd_inval_sync(f->s, &err));
+    assert_null(err);
+    assert_false(dma8(f, "0000:06:00.0", 0x5000, &v, true));
+
+    vtd_unset_host_device(f->s, nonest);
+    assert_int_equal(iommufd_sim_object_count(f->sim, be->fd), base);
+    host_iommu_device_free(nonest);
+    vtd_free(f->s);
+    f->s = NULL;
+    iommufd_backend_close(be);
+    nf_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sharing),
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_join_fail_nth),
+        cmocka_unit_test(test_no_flts_legacy),
+        cmocka_unit_test(test_no_flts_scalable),
     };
 
     g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
