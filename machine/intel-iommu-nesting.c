@@ -56,15 +56,27 @@ static JsonNode *report_json(Machine *m, GError **errp)
 static JsonNode *cmd_query_nesting(Machine *m, JsonNode *args, void *opaque,
                                    GError **errp)
 {
+    g_autoptr(GList) members = json_object_get_members(json_node_get_object(args));
+
+    /* No parameters: a misspelt one is an error, as for QEMU's commands. */
+    if (members) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Parameter '%s' is unexpected", (const char *)members->data);
+        return NULL;
+    }
     return report_json(m, errp);
 }
 
 static char *qtest_nesting_state(Machine *m, char **words, void *opaque)
 {
     GError *err = NULL;
-    JsonNode *node = report_json(m, &err);
+    JsonNode *node;
     char *json, *reply;
 
+    if (words[1]) {
+        return g_strdup_printf("FAIL %s takes no arguments", words[0]);
+    }
+    node = report_json(m, &err);
     if (!node) {
         reply = g_strdup_printf("FAIL %s", err->message);
         g_error_free(err);

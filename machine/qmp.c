@@ -594,11 +594,41 @@ static void dispatch_request(QmpMonitor *mon, JsonNode *root)
     }
 }
 
+/*
+ * True when a string in the raw JSON text holds the escape \u0000. The
+ * parser decodes it to a NUL that silently ends the C string, so
+ * "quit\u0000x" would run quit; it is refused like a raw NUL byte.
+ */
+static bool has_nul_escape(const char *text, size_t len)
+{
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = text[i] == '"';
+        } else if (text[i] == '"') {
+            in_string = false;
+        } else if (text[i] == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u' && i + 5 < len &&
+                memcmp(text + i + 2, "0000", 4) == 0) {
+                return true;
+            }
+            i++; /* skip the escaped character */
+        }
+    }
+    return false;
+}
+
 static void handle_value(QmpMonitor *mon, const char *text, size_t len)
 {
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     GError *err = NULL;
 
+    if (has_nul_escape(text, len)) {
+        send_error(mon, "GenericError",
+                   "JSON parse error, \\u0000 is not supported", NULL);
+        return;
+    }
     if (!json_parser_load_from_data(parser, text, (gssize)len, &err)) {
         g_autofree char *msg = g_strdup_printf("JSON parse error, %s",
                                                err->message);

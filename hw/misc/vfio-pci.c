@@ -626,8 +626,16 @@ static void describe_device(PCIDevice *d, void *opaque)
 static JsonNode *qmp_query_host_iommu(Machine *m, JsonNode *args, void *opaque,
                                       GError **errp)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(GList) members = json_object_get_members(json_node_get_object(args));
+    g_autoptr(JsonBuilder) b = NULL;
 
+    /* No parameters: a misspelt one is an error, as for QEMU's commands. */
+    if (members) {
+        g_set_error(errp, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Parameter '%s' is unexpected", (const char *)members->data);
+        return NULL;
+    }
+    b = json_builder_new();
     json_builder_begin_array(b);
     pci_foreach_device(m, describe_device, b);
     json_builder_end_array(b);

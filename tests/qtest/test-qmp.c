@@ -376,6 +376,12 @@ static void test_bad_requests(void **state)
           "QMP input member 'arguments' must be an object" },
         { "{\"execute\": \"query-status\", \"arguments\": {\"x\": 1}}",
           "GenericError", "Parameter 'x' is unexpected" },
+        /* \u0000 would cut the C string short: "query-status\0x" must not
+         * run query-status (a raw NUL byte is refused the same way). */
+        { "{\"execute\": \"query-status\\u0000x\"}", "GenericError",
+          "JSON parse error" },
+        { "{\"execute\": \"query-status\", \"id\": \"a\\u0000b\"}",
+          "GenericError", "JSON parse error" },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -534,6 +540,36 @@ static void test_stdio_monitor(void **state)
     }
 }
 
+/*
+ * The x-vtdnest- extension commands take no arguments and, like the
+ * built-in ones, must say so instead of ignoring a misspelt argument.
+ */
+static void test_extensions_reject_arguments(void **state)
+{
+    static const char *const cmds[] = {
+        "x-vtdnest-query-nesting", "x-vtdnest-query-host-iommu",
+    };
+    QTestState *s = qtest_init("-device intel-iommu,scalable-mode=on,flts=on");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+        g_autofree char *req = g_strdup_printf(
+            "{\"execute\": \"%s\", \"arguments\": {\"verbose\": true}}",
+            cmds[i]);
+        g_autofree char *bare = g_strdup_printf("{\"execute\": \"%s\"}",
+                                                cmds[i]);
+        g_autofree char *reply = qtest_qmp_raw(s, req);
+
+        check_error(reply, "GenericError", "Parameter 'verbose' is unexpected");
+        g_free(qtest_qmp(s, bare, NULL));
+    }
+    {
+        g_autofree char *reply = qtest_command(s, "x-vtdnest-nesting-state x");
+
+        assert_true(g_str_has_prefix(reply, "FAIL"));
+    }
+    qtest_quit(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest shared[] = {
@@ -552,6 +588,7 @@ int main(void)
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_quit),
         cmocka_unit_test(test_stdio_monitor),
+        cmocka_unit_test(test_extensions_reject_arguments),
     };
     int failed = cmocka_run_group_tests_name("qmp", shared, start_machine,
                                              stop_machine);
