@@ -156,11 +156,6 @@ Chardev *chardev_find(const char *id)
     return chardev_by_id ? g_hash_table_lookup(chardev_by_id, id) : NULL;
 }
 
-const char *chardev_label(const Chardev *c)
-{
-    return c->label;
-}
-
 bool chardev_connected(const Chardev *c)
 {
     return c->in_fd >= 0;
@@ -453,13 +448,31 @@ static void chardev_disconnect(Chardev *c)
     chardev_listen_watch(c);
 }
 
+/* After a back-off, watch the listening socket again. */
+static gboolean chardev_accept_retry(gpointer opaque)
+{
+    Chardev *c = opaque;
+
+    c->listen_watch = 0;
+    chardev_listen_watch(c);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean chardev_accept_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     Chardev *c = opaque;
     int conn = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if (conn < 0) {
-        /* EAGAIN, ECONNABORTED, EMFILE...: nothing to serve right now. */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM) {
+            /* Out of descriptors or memory: the pending client keeps the
+             * socket readable, so polling again at once would spin. Back
+             * off and retry. */
+            c->listen_watch = g_timeout_add(100, chardev_accept_retry, c);
+            return G_SOURCE_REMOVE;
+        }
+        /* EAGAIN, ECONNABORTED...: nothing to serve right now. */
         return G_SOURCE_CONTINUE;
     }
     c->listen_watch = 0;

@@ -55,7 +55,6 @@ bool chardev_connected(const Chardev *c);
 bool chardev_accepts_reconnect(const Chardev *c);
 /* True for the stdio backend (whose EOF means the user is gone). */
 bool chardev_is_stdio(const Chardev *c);
-const char *chardev_label(const Chardev *c);
 
 /* Push out whatever is still queued, waiting at most timeout_ms overall. */
 void chardev_flush_all(int timeout_ms);

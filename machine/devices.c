@@ -154,10 +154,10 @@ bool machine_create_device(Machine *m, DeviceOpts *opts, GError **errp)
      * built at this point; like QEMU, startup then fails as a whole.
      */
     if (!opts_check_all_used(opts, t->name, errp)) {
-        /* Undo what we can, so a failed device_add leaves nothing behind. */
+        /* Undo what we can, so a failed device_add leaves nothing behind.
+         * The id is not recorded yet, so the registry needs no undo. */
         if (id && t->destroy) {
             t->destroy(m, id, NULL);
-            machine_remove_object(m, id);
         }
         return false;
     }
@@ -229,6 +229,7 @@ bool machine_destroy_device(Machine *m, const char *id, GError **errp)
     if (!t->destroy(m, id, errp)) {
         return false;
     }
-    machine_remove_object(m, id);
+    /* Only the device's entry: an -object may use the same id. */
+    machine_remove_object_of_type(m, id, DEVICE_ID_TYPE);
     return true;
 }

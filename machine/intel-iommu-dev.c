@@ -92,7 +92,7 @@ static void iommu_translate(void *opaque, const IommuRequest *req,
     vtd_translate(d->vtd, req, res);
 }
 
-/* ---- nesting engineer: passthrough devices (vtd-nesting.c) ---- */
+/* ---- Passthrough devices: nested translation (vtd-nesting.c) ---- */
 static bool iommu_set_host_device(void *opaque, struct HostIommuDevice *hd,
                                   GError **errp)
 {

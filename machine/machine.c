@@ -980,15 +980,20 @@ void *machine_find_object(Machine *m, const char *id, const char *type)
     return e ? e->obj : NULL;
 }
 
-void machine_remove_object(Machine *m, const char *id)
+void machine_remove_object_of_type(Machine *m, const char *id, const char *type)
 {
     guint i;
     ObjectEntry *e;
 
-    while ((e = object_find(m, id, NULL, &i))) {
+    while ((e = object_find(m, id, type, &i))) {
         g_ptr_array_remove_index(m->objects, i);
         object_entry_free(e);
     }
+}
+
+void machine_remove_object(Machine *m, const char *id)
+{
+    machine_remove_object_of_type(m, id, NULL);
 }
 
 /* ---- IOMMU and PCI root ---- */

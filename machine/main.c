@@ -573,7 +573,7 @@ static bool build_machine(Machine **out, GError **errp)
     }
     *out = m;
     machine_set_idle_warp(m, icount_warp);
-    machine_set_pci_root(m, pci_root_bus_new(m));
+    pci_root_bus_new(m);    /* becomes machine_pci_root(m) */
 
     /* Chardevs first (-mon and -qtest refer to them), -object before -device. */
     if (!create_chardevs(errp) ||
@@ -598,10 +598,16 @@ static void machine_teardown(Machine *m)
     if (!m) {
         return;
     }
+    /*
+     * Devices go first, while the IOMMU and iommufd objects they point at
+     * still exist: machine_free's cleanup hooks run newest first, which
+     * would free the PCI tree (registered before any device) last.
+     * pci_root_bus_free also clears the machine's root, so its hook is then
+     * a no-op.
+     */
     root = machine_pci_root(m);
     if (root) {
         pci_root_bus_free(root);
-        machine_set_pci_root(m, NULL);
     }
     machine_free(m);
 }

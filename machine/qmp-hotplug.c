@@ -46,18 +46,27 @@ JsonNode *qmp_cmd_device_add(Machine *m, JsonNode *args, void *opaque,
 {
     JsonObject *obj = args ? json_node_get_object(args) : NULL;
     const char *driver = string_member(obj, "driver");
+    const DeviceType *type = driver ? device_type_find(driver) : NULL;
     g_autoptr(GList) members = NULL;
     DeviceOpts *opts;
-    bool ok = true;
 
     if (!driver) {
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "Parameter 'driver' is missing (a device model name)");
         return NULL;
     }
+    /* Unknown names get machine_create_device's message below. The machine
+     * is already built: an IOMMU or bridge added now would not be wired to
+     * the devices that exist, so (as QEMU) only hotpluggable types come in. */
+    if (type && !type->hotpluggable) {
+        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "Device '%s' can not be hotplugged on this machine "
+                    "(give it with -device at start-up)", driver);
+        return NULL;
+    }
     opts = opts_new(driver);
     members = json_object_get_members(obj);
-    for (GList *l = members; l && ok; l = l->next) {
+    for (GList *l = members; l; l = l->next) {
         const char *key = l->data;
         g_autofree char *text = NULL;
 
@@ -66,12 +75,12 @@ JsonNode *qmp_cmd_device_add(Machine *m, JsonNode *args, void *opaque,
         }
         text = scalar_text(json_object_get_member(obj, key), key, errp);
         if (!text) {
-            ok = false;
-            break;
+            opts_free(opts);
+            return NULL;
         }
         opts_set(opts, key, text);
     }
-    ok = ok && machine_create_device(m, opts, errp);
+    machine_create_device(m, opts, errp);
     opts_free(opts);
     return NULL;
 }

@@ -125,7 +125,7 @@ static const DeviceType iommu_testdev_type = {
 };
 DEVICE_TYPE_REGISTER(iommu_testdev_type)
 
-/* ==== ATS / PRI / PASID extension (ats-prq engineer) ======================
+/* ==== ATS / PRI / PASID extension ===========================================
  * Opt-in with ats=on, pri=on (needs ats=on) and pasid-cap=on; with all off
  * the device is exactly the QEMU-compatible one above (conventional config
  * space, these registers read 0). ats=on adds a 16-entry address

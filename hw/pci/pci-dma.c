@@ -94,8 +94,8 @@ static uint64_t bytes_to_page_end(uint64_t addr, uint64_t page_mask, uint64_t ca
     return left >= cap - 1 ? cap : left + 1;
 }
 
-/* pci_dma_rw; fault (may be NULL) reports the page the IOMMU refused
- * (ats-prq engineer: PRI-capable devices react to the fault reason). */
+/* pci_dma_rw; fault (may be NULL) reports the page the IOMMU refused, so
+ * that PRI-capable devices can turn a not-present fault into a page request. */
 MemTxResult pci_dma_rw_fault(PCIDevice *d, uint64_t addr, void *buf,
                              uint64_t len, bool is_write, PCIDmaAttrs attrs,
                              PCIDmaFault *fault)

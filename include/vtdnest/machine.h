@@ -187,6 +187,9 @@ bool machine_create_object(Machine *m, DeviceOpts *opts, GError **errp);
  * records every -device id as type "device" and every -object id as type
  * "object"; models may add their own); machine_find_object(m, id, NULL)
  * matches any type, and machine_remove_object drops every entry of an id. */
+/* Drops only the entries of (id, type): a -device and an -object may share an
+ * id, and unplugging the device must leave the object reachable. */
+void machine_remove_object_of_type(Machine *m, const char *id, const char *type);
 
 /* The PCI root bus is created by main.c (pci_root_bus_new) and stored here. */
 void machine_set_pci_root(Machine *m, struct PCIBus *bus);

@@ -357,6 +357,27 @@ static void test_unknown_command(void **state)
     assert_string_equal(err, "The command nope has not been found");
 }
 
+static void test_device_add_only_hotpluggable(void **state)
+{
+    static const char *const fixed[] = { "intel-iommu", "pci-bridge" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++) {
+        g_autofree char *cmd = g_strdup_printf(
+            "{\"execute\": \"device_add\", \"arguments\": "
+            "{\"driver\": \"%s\", \"id\": \"hp%zu\"}}", fixed[i], i);
+        g_autofree char *err = NULL;
+
+        assert_null(qtest_qmp(qts, cmd, &err));
+        assert_non_null(strstr(err, "can not be hotplugged"));
+    }
+    /* A hotpluggable model still comes and goes. */
+    g_free(qtest_qmp(qts, "{\"execute\": \"device_add\", \"arguments\": "
+                     "{\"driver\": \"edu\", \"id\": \"hpe\"}}", NULL));
+    g_free(qtest_qmp(qts, "{\"execute\": \"device_del\", \"arguments\": "
+                     "{\"id\": \"hpe\"}}", NULL));
+    g_free(qtest_qmp_eventwait(qts, "DEVICE_DELETED"));
+}
+
 static void test_bad_requests(void **state)
 {
     static const struct { const char *in, *klass, *desc; } cases[] = {
@@ -580,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_stop_cont),
         cmocka_unit_test(test_system_reset_event),
         cmocka_unit_test(test_unknown_command),
+        cmocka_unit_test(test_device_add_only_hotpluggable),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_hostile_input),
         cmocka_unit_test(test_stream_framing),

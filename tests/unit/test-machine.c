@@ -906,6 +906,16 @@ static void test_device_registry(void **state)
     assert_false(machine_destroy_device(m, "d0", &err));
     assert_non_null(strstr(err->message, "not found"));
     g_clear_error(&err);
+    /* -object and -device ids are separate namespaces: unplugging (or
+     * rolling back) a device leaves an object of the same id in place. */
+    assert_true(create_from(m, "test-obj,id=s1", true, &err));
+    expect_error(m, "test-fake-dev,id=s1,foo=1", false,
+                 "Property 'test-fake-dev.foo' not found");
+    assert_non_null(machine_find_object(m, "s1", "object"));
+    assert_true(create_from(m, "test-fake-dev,id=s1", false, &err));
+    assert_true(machine_destroy_device(m, "s1", &err));
+    assert_null(machine_device_driver(m, "s1"));
+    assert_non_null(machine_find_object(m, "s1", "object"));
     assert_true(create_from(m, "test-fixed-dev,id=f0", false, &err));
     assert_false(machine_destroy_device(m, "f0", &err));
     assert_non_null(strstr(err->message, "hot-unplug"));
