@@ -25,6 +25,23 @@ void vtd_pasid_cache_invalidate_pasid(VtdState *s, uint16_t did, uint32_t pasid)
 /* IOTLB and paging-structure caches. */
 void vtd_iotlb_invalidate_all(VtdState *s);
 void vtd_iotlb_invalidate_domain(VtdState *s, uint16_t did);
+/* Inclusive input range of a page-selective invalidation: 2^AM pages from
+ * ADDR with its low AM page bits ignored; AM beyond the address width (type
+ * 6 accepts any) covers everything. */
+static inline void vtd_inval_page_range(uint64_t addr, unsigned am,
+                                        uint64_t *start, uint64_t *last)
+{
+    uint64_t size;
+
+    if (am >= 52) {
+        *start = 0;
+        *last = UINT64_MAX;
+        return;
+    }
+    size = 1ULL << (12 + am);
+    *start = addr & ~(size - 1);
+    *last = *start + (size - 1);
+}
 /* Type-2 descriptor / IVA register page-selective: spec §8.2 rules per mode. */
 void vtd_iotlb_invalidate_page(VtdState *s, uint16_t did, uint64_t addr,
                                unsigned am, bool ih);
@@ -37,7 +54,7 @@ void vtd_iotlb_invalidate_pasid_page(VtdState *s, uint16_t did, uint32_t pasid,
 unsigned vtd_iotlb_count(const VtdState *s);
 
 /* ---- Lookup and fill, used by the translation pipeline (vtd-translate.c).
- * Owned by the translate engineer; only successful translations and valid
+ * Only successful translations and valid
  * entries are ever inserted (faults are never cached, so CM=1 never sees a
  * negative first-stage result cached either: facts §8.6). ---------------- */
 #include "hw/intel-iommu/vtd-tables.h"
@@ -63,11 +80,18 @@ typedef struct VtdIotlbEntry {
     int32_t next;
 } VtdIotlbEntry;
 
+/* size - 1 of a page of an entry's level. */
+static inline uint64_t vtd_iotlb_level_mask(unsigned level)
+{
+    return (1ULL << (12 + 9 * (level - 1))) - 1;
+}
+
 /* Entry covering addr for (sid, pasid), or NULL. The caller counts
  * stats.iotlb_hits/misses, since it may still reject the entry. */
 const VtdIotlbEntry *vtd_iotlb_lookup(VtdState *s, uint16_t sid, uint32_t pasid,
                                       uint64_t addr);
-/* Insert (or replace) a translation; vpn/out_base derived from addr/out. */
+/* Insert (or replace) a translation; the caller fills vpn and out_base
+ * for the entry's level. */
 void vtd_iotlb_insert(VtdState *s, const VtdIotlbEntry *e);
 
 typedef struct VtdCtxCacheEntry {

@@ -84,7 +84,7 @@ void vtd_reset(VtdState *s)
     s->irt_eime = false;
     s->fault_index = 0;
     vtd_caches_flush_all(s);
-    vtd_ir_reset(s);        /* ir engineer: empty interrupt entry cache */
+    vtd_ir_reset(s);        /* empty interrupt entry cache */
     VTD_NEST_HOOK(s, reset);    /* nesting: TE is off, back to stage 2 */
 }
 
@@ -129,7 +129,7 @@ static void vtd_cmd_set_irt(VtdState *s)
     s->irt_base = irta & VTD_IRTA_BASE_MASK & s->haw_mask;
     s->irt_entries = 1u << (VTD_IRTA_S(irta) + 1);
     s->irt_eime = (s->ecap & VTD_ECAP_EIM) && (irta & VTD_IRTA_EIME);
-    vtd_ir_irt_latched(s);  /* ir engineer: the new table takes effect */
+    vtd_ir_irt_latched(s);  /* the new table takes effect */
     vtd_gsts_update(s, VTD_GSTS_IRTPS, true);
 }
 
@@ -245,7 +245,7 @@ static void vtd_dword_written(VtdState *s, unsigned off)
         return;
     case DMAR_FSTS_REG:
         vtd_fault_fsts_written(s);
-        /* qi engineer: clearing IQE/ITE resumes fetching at IQH (§5.2). */
+        /* Clearing IQE/ITE resumes fetching at IQH (§5.2). */
         vtd_qi_process(s);
         return;
     case DMAR_FECTL_REG:

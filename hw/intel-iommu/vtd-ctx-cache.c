@@ -94,9 +94,7 @@ static bool vtd_ctx_match_device(uint64_t key, const void *payload,
 
 void vtd_ctx_cache_invalidate_device(VtdState *s, uint16_t sid, unsigned fm)
 {
-    /* FM 1/2/3: ignore SID bit 2, bits 2:1, bits 2:0 (function number). */
-    static const uint16_t ignored[4] = { 0, 0x4, 0x6, 0x7 };
-    VtdCtxSel sel = { .sid = sid, .sid_mask = (uint16_t)~ignored[fm & 3] };
+    VtdCtxSel sel = { .sid = sid, .sid_mask = vtd_fm_sid_mask(fm) };
 
     vtd_slot_cache_remove_if(s->ctx_cache->slots, vtd_ctx_match_device, &sel);
     vtd_pasid_cache_invalidate_sid(s, sid, sel.sid_mask);

@@ -45,7 +45,7 @@ typedef struct VtdFault {
     bool is_ir;             /* interrupt-remapping fault: addr = index << 48 */
 } VtdFault;
 
-/* ---- ir engineer: the interrupt entry cache (vtd-ir.c). A small
+/* ---- The interrupt entry cache (vtd-ir.c). A small
  * direct-mapped cache of present IRTEs, indexed by interrupt index; kept in
  * VtdState so it needs no allocation and resets with the unit. ---- */
 #define VTD_IEC_SLOTS 256
@@ -59,7 +59,7 @@ typedef struct VtdIec {
     uint64_t hits, misses;
 } VtdIec;
 
-/* ---- qi engineer: invalidation listeners (vtd-inval.h) live in the unit,
+/* ---- Invalidation listeners (vtd-inval.h) live in the unit,
  * in a few fixed slots, so registering needs no allocation or teardown. ---- */
 #define VTD_INVAL_LISTENER_SLOTS 4
 struct VtdInvalListener;
@@ -68,7 +68,7 @@ typedef struct VtdInvalListenerSlot {
     void *opaque;
 } VtdInvalListenerSlot;
 
-/* ---- nest-perf engineer: second-stage translations of first-stage table
+/* ---- Second-stage translations of first-stage table
  * pages used by nested walks (vtd-nest-cache.c, vtd-nest-cache.h). A small
  * set-associative table inside the unit: no allocation, cleared on reset. */
 #define VTD_NEST_PS_SETS 64
@@ -134,30 +134,30 @@ struct VtdState {
 
     VtdStats stats;
 
-    /* ---- ats-prq engineer: where device-TLB invalidations and page group
+    /* ---- Where device-TLB invalidations and page group
      * responses go (vtd-devtlb.c, vtd-prq.c); zero = no device side. ---- */
     VtdDevTlbSink devtlb_sink;
     VtdPrqSink prq_sink;
 
-    /* ---- ir engineer: interrupt entry cache (vtd-ir.c). ---- */
+    /* ---- Interrupt entry cache (vtd-ir.c). ---- */
     VtdIec iec;
-    /* ---- qi engineer: vtd-inval.c / vtd-qi.c. ---- */
+    /* ---- Invalidation queue and listeners: vtd-inval.c / vtd-qi.c. ---- */
     VtdInvalListenerSlot inval_listeners[VTD_INVAL_LISTENER_SLOTS];
     /* A device-TLB invalidation timed out (FSTS.ITE): the next wait
      * descriptor, the one closing that batch, is aborted, not completed. */
     bool iq_abort_next_wait;
     bool iq_busy;           /* vtd_qi_process is running (no re-entry) */
-    /* ---- nesting engineer: passthrough-device nesting (vtd-nesting.h);
+    /* ---- Passthrough-device nesting (vtd-nesting.h);
      * NULL until the first vtd_set_host_device(). ---- */
     const struct VtdNestHooks *nest_hooks;
     struct VtdNesting *nesting;
-    /* ---- nest-perf engineer: SS translations of FS table pages, and the
+    /* ---- SS translations of FS table pages, and the
      * SS last-level tables of 2 MiB GPA regions (vtd-nest-cache.h). ---- */
     VtdNestPs nest_ps;
     VtdNestPs nest_pde;
 };
 
-/* ---- nesting engineer: what vtd-core tells the nesting code. Called after
+/* ---- What vtd-core tells the nesting code. Called after
  * the command took effect; all may be NULL. ---- */
 typedef struct VtdNestHooks {
     void (*root_table)(VtdState *s);    /* SRTP latched a root table */
@@ -245,7 +245,7 @@ void vtd_event_ctl_written(VtdState *s, unsigned ctl_off, unsigned data_off,
 void vtd_caches_flush_all(VtdState *s);
 
 
-/* ---- vtd-core engineer's additions ------------------------------------ */
+/* ---- Fault events and register-based invalidation --------------------- */
 
 /*
  * vtd-fault.c: VtdFault.addr for an interrupt-remapping fault (is_ir) is the
@@ -269,7 +269,7 @@ void vtd_qi_process(VtdState *s);
  * QIES; descriptors already queued (IQT != IQH) may be processed here. */
 void vtd_qi_enabled(VtdState *s);
 
-/* ---- interrupt remapping (vtd-ir.c, ir engineer) ---------------------- */
+/* ---- interrupt remapping (vtd-ir.c) ----------------------------------- */
 /* Power-on / restore: the interrupt entry cache starts empty. */
 void vtd_ir_reset(VtdState *s);
 /* GCMD.SIRTP has latched IRTA: the new table takes effect at once. */

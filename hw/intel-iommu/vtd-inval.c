@@ -229,21 +229,3 @@ bool vtd_inval_dispatch(VtdState *s, const VtdInvalidation *inv)
     vtd_inval_notify(s, inv);
     return completed;
 }
-
-/* ---- Defaults for modules not in the tree yet --------------------------- */
-
-#if !__has_include("hw/intel-iommu/vtd-prq.c")
-/*
- * Page requests are the ats-prq engineer's (vtd-prq.c). Until that file
- * exists, a page group response reaches no device. The guard (rather than a
- * weak symbol alone) matters: from a static library the linker would not
- * pull vtd-prq.o to replace an already defined weak symbol, so a default
- * could silently shadow the real one.
- */
-__attribute__((weak)) void vtd_prq_page_group_response(VtdState *s,
-                                                      const VtdInvalidation *inv)
-{
-    (void)s;
-    (void)inv;
-}
-#endif

@@ -143,9 +143,9 @@ bool vtd_inval_dispatch(VtdState *s, const VtdInvalidation *inv);
 bool vtd_inval_sync(VtdState *s, GError **errp);
 
 /*
- * Register-based invalidation's completion: vtd_inval_sync(), a failure
- * reported as FSTS.ICE like a queued wait (there is no other status for
- * it). The error is logged, not returned: the register command completes.
+ * Close a batch (a wait descriptor, or the end of a register-based
+ * invalidation): vtd_inval_sync(), a failure reported as FSTS.ICE. The
+ * error is logged, not returned: the wait or register command completes.
  */
 void vtd_inval_sync_or_report(VtdState *s);
 
@@ -155,15 +155,15 @@ void vtd_inval_report_ice(VtdState *s, uint16_t sid);
 /* ---- Implemented elsewhere; declared here so both sides agree. ---------- */
 
 /*
- * vtd-devtlb.c (ats-prq engineer): forward an ATS invalidation for sid.
+ * vtd-devtlb.c: forward an ATS invalidation for sid.
  * pasid: IOMMU_NO_PASID for type 3; global: every PASID (type 8 GI).
  * [addr, addr + size); size UINT64_MAX = whole space. False = time-out.
  */
 bool vtd_devtlb_invalidate(VtdState *s, uint16_t sid, uint32_t pasid,
                            bool global, uint64_t addr, uint64_t size);
-/* vtd-prq.c (ats-prq engineer): deliver a page group response (type 9). */
+/* vtd-prq.c: deliver a page group response (type 9). */
 void vtd_prq_page_group_response(VtdState *s, const VtdInvalidation *inv);
-/* vtd-ir.c (ir engineer): drop IEC entries (global, or 2^im from index). */
+/* vtd-ir.c: drop IEC entries (global, or 2^im from index). */
 void vtd_iec_invalidate(VtdState *s, bool global, uint32_t index, unsigned im);
 
 #endif

@@ -5,7 +5,7 @@
  * no live entry are skipped.
  *
  * Invalidations apply the tag rules of vtd-spec-facts.md §8.2 without
- * scanning the table (iotlb-perf): every entry is also on
+ * scanning the table: every entry is also on
  *  - a per-domain list, one for FS/nested entries and one for SS/PT entries
  *    of each DID bucket (DID modulo a power of two, so unrelated DIDs rarely
  *    share a list), which domain-, PASID- and large page-selective
@@ -18,7 +18,7 @@
  * the table: inserting never allocates.
  */
 #include "hw/intel-iommu/vtd-cache.h"
-#include "hw/intel-iommu/vtd-nest-cache.h"  /* nest-perf: SS of FS tables */
+#include "hw/intel-iommu/vtd-nest-cache.h"  /* SS of FS tables */
 
 #define VTD_IOTLB_DEFAULT_SIZE  1024
 #define VTD_IOTLB_LEVELS        3       /* 4K, 2M, 1G */
@@ -46,7 +46,7 @@ struct VtdIotlb {
     unsigned level_count[VTD_IOTLB_LEVELS + 1];
     int32_t *free_slots;
     unsigned nfree;
-    /* iotlb-perf: invalidation indexes (see the file comment). */
+    /* Invalidation indexes (see the file comment). */
     VtdIotlbLinks *links;
     int32_t *pg_buckets;    /* page chains, 1 << bucket_bits heads */
     int32_t *dom_heads;     /* [domain bucket * VTD_CLASSES + class] */
@@ -329,18 +329,8 @@ static bool vtd_iotlb_selected(const VtdIotlbEntry *e, const VtdIotlbSel *sel)
 
 static void vtd_iotlb_sel_range(VtdIotlbSel *sel, uint64_t addr, unsigned am)
 {
-    /* 2^AM pages; the low AM bits of the page number are ignored. */
-    uint64_t size;
-
     sel->by_range = true;
-    if (am >= 52) {             /* type 6 accepts any AM: the whole space */
-        sel->start = 0;
-        sel->last = UINT64_MAX;
-        return;
-    }
-    size = 1ULL << (12 + am);
-    sel->start = addr & ~(size - 1);
-    sel->last = sel->start + (size - 1);
+    vtd_inval_page_range(addr, am, &sel->start, &sel->last);
 }
 
 /* Drop the entries of one class of sel->did's domain list that sel selects. */

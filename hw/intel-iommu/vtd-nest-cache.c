@@ -7,6 +7,7 @@
  * is empty.
  */
 #include "hw/intel-iommu/vtd-nest-cache.h"
+#include "hw/intel-iommu/vtd-cache.h"
 
 static VtdNestPsEntry *vtd_nest_ps_find(VtdNestPs *c, const VtdNestPsKey *k,
                                         uint64_t gpa_page, unsigned set)
@@ -143,18 +144,8 @@ void vtd_nest_ps_invalidate_range(VtdState *s, uint16_t did, uint64_t addr,
                                   unsigned am)
 {
     VtdNestPsSel sel = { .did = did };
-    uint64_t size;
 
-    /* 2^AM pages from ADDR with its low AM page bits ignored (as the IOTLB;
-     * AM beyond the address width covers everything). */
-    if (am >= 52) {
-        sel.start = 0;
-        sel.last = UINT64_MAX;
-    } else {
-        size = 1ULL << (12 + am);
-        sel.start = addr & ~(size - 1);
-        sel.last = sel.start + (size - 1);
-    }
+    vtd_inval_page_range(addr, am, &sel.start, &sel.last);
     vtd_nest_ps_drop(s, &sel);
 }
 

@@ -157,19 +157,13 @@ static void report_fault(VtdState *s, const HostFault *hf)
 /* Would the guest take a page request from sid (PRS, TE, scalable, PRE)? */
 static bool guest_takes_page_requests(VtdState *s, uint16_t sid)
 {
-    VtdSmRoot root;
     VtdSmContext ctx;
 
     if (!(s->ecap & VTD_ECAP_PRS) || !s->dmar_enabled ||
         s->ttm != VTD_TTM_SCALABLE) {
         return false;
     }
-    if (vtd_read_sm_root(s, sid >> 8, sid & 0xff, &root) != VTD_FR_NONE ||
-        !root.present) {
-        return false;
-    }
-    return vtd_read_sm_context(s, root.ctp, sid & 0xff, &ctx) == VTD_FR_NONE &&
-           ctx.present && ctx.pre;
+    return vtd_read_sm_device_context(s, sid, &ctx) == VTD_FR_NONE && ctx.pre;
 }
 
 static PendingGroup *group_find(VtdNesting *n, uint16_t sid, bool pp,

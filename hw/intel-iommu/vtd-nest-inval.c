@@ -174,14 +174,6 @@ static void pasid_cache(VtdNesting *n, const VtdInvalidation *inv)
     }
 }
 
-static bool sid_matches(uint16_t a, uint16_t b, unsigned fm)
-{
-    /* FM masks the low function bits: 1 -> bit 2, 2 -> bits 2:1, 3 -> 2:0. */
-    static const uint16_t mask[4] = { 0xffff, 0xfffb, 0xfff9, 0xfff8 };
-
-    return (a & mask[fm & 3]) == (b & mask[fm & 3]);
-}
-
 static void context_cache(VtdNesting *n, const VtdInvalidation *inv)
 {
     if (inv->gran != VTD_INVAL_GRAN_DEVICE) {
@@ -191,7 +183,7 @@ static void context_cache(VtdNesting *n, const VtdInvalidation *inv)
     for (GList *l = n->devs; l; l = l->next) {
         VtdNestDev *d = l->data;
 
-        if (sid_matches(d->hd->guest_sid, inv->sid, inv->fm)) {
+        if (!((d->hd->guest_sid ^ inv->sid) & vtd_fm_sid_mask(inv->fm))) {
             vtd_nest_dev_refresh(d, true);
         }
     }
@@ -205,7 +197,7 @@ static void nest_invalidate(void *opaque, VtdState *s, const VtdInvalidation *in
     case VTD_INVAL_IOTLB:
     case VTD_INVAL_PASID_IOTLB:
         forward_iotlb(n, inv);
-        vtd_nest_ss_invalidate(n, inv);     /* nest-shadow: type 2 only */
+        vtd_nest_ss_invalidate(n, inv);     /* SS shadow domains: type 2 only */
         break;
     case VTD_INVAL_PASID_CACHE:
         pasid_cache(n, inv);

@@ -47,7 +47,7 @@ VtdNestShadow *vtd_nest_shadow_new(VtdNestDev *d, uint32_t pasid, bool on_rid)
 
 static void shadow_free(VtdNestShadow *sh)
 {
-    vtd_nest_ss_release(sh);    /* nest-shadow: its shadow domain, if any */
+    vtd_nest_ss_release(sh);    /* its SS shadow domain, if any */
     g_array_unref(sh->pending);
     g_free(sh);
 }
@@ -123,7 +123,7 @@ static void shadow_set(VtdNestShadow *sh, VtdShadowKind kind, uint32_t nested,
     /* Queued invalidations were for the old HWPT; a new one starts empty. */
     vtd_nest_shadow_drop_pending(sh);
     if (kind != VTD_SHADOW_SS) {
-        vtd_nest_ss_release(sh);    /* nest-shadow: left its shadow domain */
+        vtd_nest_ss_release(sh);    /* left its SS shadow domain */
     }
     if (old && old != nested) {
         destroy_nested(sh, old);
@@ -197,7 +197,7 @@ static void shadow_nested(VtdNestShadow *sh, const struct iommu_hwpt_vtd_s1 *s1,
     shadow_set(sh, VTD_SHADOW_NESTED, id, s1, did, NULL);
 }
 
-/* nest-shadow: a guest second-stage table, mirrored into a shadow IOAS
+/* A guest second-stage table, mirrored into a shadow IOAS
  * (vtd-nest-shadow.c); made before broken like the others. */
 static void shadow_ss(VtdNestShadow *sh, const VtdSsKey *key)
 {
@@ -219,7 +219,7 @@ static void shadow_ss(VtdNestShadow *sh, const VtdSsKey *key)
 typedef struct Want {
     VtdShadowKind kind;
     struct iommu_hwpt_vtd_s1 s1;
-    VtdSsKey ss;            /* nest-shadow: kind SS */
+    VtdSsKey ss;            /* kind SS */
     uint16_t did;
     const char *why;
 } Want;
@@ -298,21 +298,8 @@ static void apply_want(VtdNestShadow *sh, const Want *w)
 /* Context entry of the device's guest SID; false: none usable. */
 static bool read_context(VtdNestDev *d, VtdSmContext *ctx)
 {
-    VtdState *s = d->n->s;
-    uint16_t sid = d->hd->guest_sid;
-    VtdSmRoot root;
-
-    if (vtd_read_sm_root(s, sid >> 8, sid & 0xff, &root) != VTD_FR_NONE ||
-        !root.present) {
-        return false;
-    }
-    return vtd_read_sm_context(s, root.ctp, sid & 0xff, ctx) == VTD_FR_NONE &&
-           ctx->present;
-}
-
-static uint32_t rid_pasid_of(VtdState *s, const VtdSmContext *ctx)
-{
-    return (s->ecap & VTD_ECAP_RPS) ? ctx->rid_pasid : 0;
+    return vtd_read_sm_device_context(d->n->s, d->hd->guest_sid, ctx) ==
+           VTD_FR_NONE;
 }
 
 static void pasid_release(VtdNestDev *d, VtdNestShadow *sh, const char *why)
@@ -426,7 +413,7 @@ static bool gate(VtdNestDev *d, VtdSmContext *ctx)
     if (s->ttm != VTD_TTM_SCALABLE) {
         Want w = { 0 };
 
-        /* nest-shadow: the context entry decides (SS shadow, PT, blocked). */
+        /* The context entry decides (SS shadow, PT, blocked). */
         release_all_pasids(d, "legacy mode");
         w.kind = vtd_nest_ss_want_legacy(d, &w.ss, &w.why);
         w.did = w.ss.did;
@@ -451,7 +438,7 @@ void vtd_nest_dev_refresh(VtdNestDev *d, bool scan)
     if (!gate(d, &ctx)) {
         return;
     }
-    rid_pasid = rid_pasid_of(d->n->s, &ctx);
+    rid_pasid = ctx.rid_pasid;     /* decodes as 0 without ECAP.RPS */
     eval_rid(d, &ctx, rid_pasid);
     known = g_hash_table_get_keys(d->pasids);
     for (GList *l = known; l; l = l->next) {
@@ -479,7 +466,7 @@ void vtd_nest_dev_refresh_pasid(VtdNestDev *d, uint32_t pasid)
     if (!gate(d, &ctx)) {
         return;
     }
-    rid_pasid = rid_pasid_of(d->n->s, &ctx);
+    rid_pasid = ctx.rid_pasid;
     if (pasid == rid_pasid) {
         eval_rid(d, &ctx, rid_pasid);
     } else if (ctx.paside) {

@@ -351,7 +351,7 @@ static GVariant *shadow_report(const VtdNestShadow *sh)
         g_variant_builder_add(&b, "{sv}", "addr-width",
                               g_variant_new_uint32(sh->s1.addr_width));
     } else if (sh->kind == VTD_SHADOW_SS && sh->ss) {
-        /* nest-shadow: the shadow domain mirroring the guest's SS table */
+        /* The shadow domain mirroring the guest's SS table */
         const VtdSsDomain *dom = sh->ss->dom;
 
         g_variant_builder_add(&b, "{sv}", "did", g_variant_new_uint32(sh->did));

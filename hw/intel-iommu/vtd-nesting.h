@@ -56,7 +56,7 @@ typedef enum VtdShadowKind {
     VTD_SHADOW_BLOCKED,     /* nothing attached: DMA blocked */
     VTD_SHADOW_S2,          /* the stage-2 HWPT: output = GPA */
     VTD_SHADOW_NESTED,      /* a nested HWPT over the guest's first stage */
-    VTD_SHADOW_SS,          /* nest-shadow: a shadow IOAS mirroring the
+    VTD_SHADOW_SS,          /* a shadow IOAS mirroring the
                                guest's second stage (vtd-nest-shadow.c) */
 } VtdShadowKind;
 
@@ -95,8 +95,8 @@ struct VtdNesting {
     GList *devs;            /* VtdNestDev */
     unsigned next_seq;
     GError *deferred;       /* host error during re-evaluation: next sync */
-    GList *ss_domains;      /* nest-shadow: VtdSsDomain (vtd-nest-shadow.c) */
-    GArray *ss_ram;         /* nest-shadow: RAM blocks cached for lookups */
+    GList *ss_domains;      /* VtdSsDomain (vtd-nest-shadow.c) */
+    GArray *ss_ram;         /* RAM blocks cached for lookups */
     GList *fault_queues;    /* VtdNestFaultQueue, one per iommufd (nest-fault) */
     /* Counters for the report and tests. */
     uint64_t host_inval_calls, host_inval_entries, syncs;
@@ -142,7 +142,7 @@ uint32_t vtd_nest_fault_id(const VtdNestDev *d);
  * take page requests (TE off, new root table, PRE cleared). */
 void vtd_nest_fault_drop_stale(VtdNesting *n, bool all);
 
-/* ---- nest-shadow: the caching-mode shadow path (vtd-nest-shadow.c) ------
+/* ---- The caching-mode shadow path (vtd-nest-shadow.c) -------------------
  * A guest second-stage table (legacy context entry TT=00b/01b, or a PASID
  * entry with PGTT=010b) cannot be nested: the host walks first stages only.
  * It is mirrored instead into a plain paging IOAS per guest domain (DID + SS

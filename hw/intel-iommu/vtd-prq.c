@@ -81,26 +81,6 @@ static VtdFaultReason vtd_prq_check_mode(const VtdState *s)
     }
 }
 
-/* PASID checks of a request with PASID (same order as DMA requests). */
-static VtdFaultReason vtd_prq_check_pasid(const VtdState *s,
-                                          const VtdSmContext *ctx,
-                                          uint32_t pasid, uint32_t rid_pasid)
-{
-    if (!ctx->paside) {
-        return VTD_FR_SCT_6;
-    }
-    if (pasid >> VTD_ECAP_PSS_GET(s->ecap)) {
-        return VTD_FR_SGN_10;
-    }
-    if (pasid >= vtd_sm_ctx_pasid_limit(ctx)) {
-        return VTD_FR_SCT_7;
-    }
-    if (pasid == rid_pasid) {
-        return VTD_FR_SCT_9;
-    }
-    return VTD_FR_NONE;
-}
-
 /*
  * Root, context (PRE), PASID directory and PASID entry, read from memory:
  * a page request gets the same non-recoverable faults a DMA request would
@@ -109,10 +89,7 @@ static VtdFaultReason vtd_prq_check_pasid(const VtdState *s,
 static VtdFaultReason vtd_prq_check_tables(VtdState *s, const VtdPageRequest *pr,
                                            VtdFault *f, VtdPrqTarget *t)
 {
-    uint8_t devfn = pr->sid & 0xff;
-    uint32_t rid_pasid;
     bool priv;
-    VtdSmRoot root;
     VtdSmContext ctx;
     VtdPasidDirEntry dir;
     VtdFaultReason r = vtd_prq_check_mode(s);
@@ -120,26 +97,23 @@ static VtdFaultReason vtd_prq_check_tables(VtdState *s, const VtdPageRequest *pr
     if (r != VTD_FR_NONE) {
         return r;
     }
-    r = vtd_read_sm_root(s, pr->sid >> 8, devfn, &root);
-    if (r != VTD_FR_NONE) {
-        return r;
-    }
-    r = vtd_read_sm_context(s, root.ctp, devfn, &ctx);
+    r = vtd_read_sm_device_context(s, pr->sid, &ctx);
     f->fpd |= ctx.fpd;
     if (r != VTD_FR_NONE) {
         return r;
     }
-    rid_pasid = (s->ecap & VTD_ECAP_RPS) ? ctx.rid_pasid : 0;
+    /* Same PASID checks, in the same order, as DMA requests. */
     if (pr->pasid_present) {
-        r = vtd_prq_check_pasid(s, &ctx, pr->pasid, rid_pasid);
+        r = vtd_sm_ctx_check_pasid(s->ecap, &ctx, pr->pasid);
         if (r != VTD_FR_NONE) {
             return r;
         }
         t->eff_pasid = pr->pasid;
         priv = pr->priv;
     } else {
-        t->eff_pasid = rid_pasid;
-        priv = (s->ecap & VTD_ECAP_RPRIVS) && ctx.rid_priv;
+        /* RID_PASID/RID_PRIV decode as 0 without RPS/RPRIVS. */
+        t->eff_pasid = ctx.rid_pasid;
+        priv = ctx.rid_priv;
     }
     if (!ctx.pre) {
         return VTD_FR_SCT_8;

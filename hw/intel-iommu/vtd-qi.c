@@ -440,15 +440,8 @@ static unsigned vtd_qi_check_wait(const VtdState *s, const uint64_t *qw)
  */
 static void vtd_qi_complete_wait(VtdState *s, const uint64_t *qw, bool aborted)
 {
-    GError *err = NULL;
-
     /* Even an aborted wait closes a batch for the listeners. */
-    if (!vtd_inval_sync(s, &err)) {
-        g_warning("vtd: invalidation wait: a listener did not complete the "
-                  "batch, reporting ICE: %s", err->message);
-        g_error_free(err);
-        vtd_inval_report_ice(s, 0);
-    }
+    vtd_inval_sync_or_report(s);
     if (aborted) {
         return;     /* ITE: no status write, no IWC */
     }

@@ -22,7 +22,7 @@ static bool vtd_reg_inval_allowed(const VtdState *s)
 }
 
 /*
- * qi engineer: every invalidation goes through vtd_inval_dispatch()
+ * Every invalidation goes through vtd_inval_dispatch()
  * (vtd-inval.h) so that listeners see register-based ones too; each command
  * is its own batch, synced before the request bit clears.
  */

@@ -156,6 +156,13 @@
 #define VTD_CCMD_CAIG_SHIFT   59
 #define VTD_CCMD_CAIG_MASK    VTD_MASK(60, 59)
 #define VTD_CCMD_FM(v)        ((unsigned)VTD_FIELD(v, 33, 32))
+/* SID bits a device-selective context invalidation compares (CCMD and
+ * descriptor FM alike): FM 1/2/3 ignore SID bit 2, bits 2:1, bits 2:0. */
+static inline uint16_t vtd_fm_sid_mask(unsigned fm)
+{
+    static const uint16_t mask[4] = { 0xffff, 0xfffb, 0xfff9, 0xfff8 };
+    return mask[fm & 3];
+}
 #define VTD_CCMD_SID(v)       ((uint16_t)VTD_FIELD(v, 31, 16))
 #define VTD_CCMD_DID(v)       ((uint16_t)VTD_FIELD(v, 15, 0))
 

@@ -23,7 +23,7 @@ typedef struct VtdSlotCache {
     unsigned cap, hand, count;
     unsigned *free_slots;   /* stack of unused slots */
     unsigned nfree;
-    /* nest-perf: slot + 1 of the last hit or insert (0: none). Requests
+    /* Slot + 1 of the last hit or insert (0: none). Requests
      * come in runs from one device, so checking it first skips the hash;
      * it is only trusted while that slot is valid and holds the same key. */
     unsigned last;

@@ -392,6 +392,41 @@ VtdFaultReason vtd_read_sm_context(VtdState *s, uint64_t ctp, uint8_t devfn,
     return vtd_decode_sm_context(&caps, raw, out);
 }
 
+VtdFaultReason vtd_read_sm_device_context(VtdState *s, uint16_t sid,
+                                          VtdSmContext *out)
+{
+    VtdSmRoot root;
+    VtdFaultReason r = vtd_read_sm_root(s, sid >> 8, sid & 0xff, &root);
+
+    if (r != VTD_FR_NONE) {
+        memset(out, 0, sizeof(*out));
+        return r;
+    }
+    return vtd_read_sm_context(s, root.ctp, sid & 0xff, out);
+}
+
+VtdFaultReason vtd_sm_ctx_check_pasid(uint64_t ecap, const VtdSmContext *ctx,
+                                      uint32_t pasid)
+{
+    if (!ctx->paside) {
+        return VTD_FR_SCT_6;
+    }
+    if (pasid >> VTD_ECAP_PSS_GET(ecap)) {
+        return VTD_FR_SGN_10;
+    }
+    if (pasid >= vtd_sm_ctx_pasid_limit(ctx)) {
+        return VTD_FR_SCT_7;
+    }
+    /*
+     * Rev 5.10 SCT.9: that PASID is reserved for requests without PASID
+     * (RID_PASID, or 0 without RPS). QEMU does not enforce this.
+     */
+    if (pasid == ctx->rid_pasid) {
+        return VTD_FR_SCT_9;
+    }
+    return VTD_FR_NONE;
+}
+
 VtdFaultReason vtd_read_pasid_dir_entry(VtdState *s, uint64_t dir, uint32_t pasid,
                                         VtdPasidDirEntry *out)
 {

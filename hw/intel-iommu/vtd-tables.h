@@ -86,8 +86,8 @@ typedef struct VtdSmContext {
     bool pre;
     unsigned pdts;
     uint64_t pasid_dir;
-    uint32_t rid_pasid;    /* 0 when !ECAP.RPS */
-    bool rid_priv;         /* false when !ECAP.RPRIVS */
+    uint32_t rid_pasid;    /* 0 when !ECAP.RPS (else reserved: SCT.3) */
+    bool rid_priv;         /* false when !ECAP.RPRIVS (likewise) */
 } VtdSmContext;
 
 /* Number of PASIDs the directory covers: 2^(PDTS+13). */
@@ -146,6 +146,14 @@ VtdFaultReason vtd_read_sm_root(VtdState *s, uint8_t bus, uint8_t devfn,
                                 VtdSmRoot *out);
 VtdFaultReason vtd_read_sm_context(VtdState *s, uint64_t ctp, uint8_t devfn,
                                    VtdSmContext *out);
+/* Root, then context entry of sid: the first fault met. out->fpd is valid
+ * (false) even when the root entry faulted. */
+VtdFaultReason vtd_read_sm_device_context(VtdState *s, uint16_t sid,
+                                          VtdSmContext *out);
+/* A request with PASID against a valid context entry: SCT.6, SGN.10, SCT.7
+ * and SCT.9 (the PASID kept for requests without PASID), in that order. */
+VtdFaultReason vtd_sm_ctx_check_pasid(uint64_t ecap, const VtdSmContext *ctx,
+                                      uint32_t pasid);
 /* Entry PASID[19:6] of the directory. */
 VtdFaultReason vtd_read_pasid_dir_entry(VtdState *s, uint64_t dir, uint32_t pasid,
                                         VtdPasidDirEntry *out);

@@ -12,8 +12,8 @@
  */
 #include "hw/intel-iommu/vtd-translate.h"
 #include "hw/intel-iommu/vtd-cache.h"
-#include "hw/intel-iommu/vtd-ir.h"      /* fault 29h (ir engineer) */
-#include "hw/intel-iommu/vtd-nest-cache.h"  /* nest-perf */
+#include "hw/intel-iommu/vtd-ir.h"      /* fault 29h */
+#include "hw/intel-iommu/vtd-nest-cache.h"  /* SS of FS table pages */
 #include "hw/intel-iommu/vtd-tables.h"
 #include "hw/intel-iommu/vtd-walk-fs.h"
 #include "hw/intel-iommu/vtd-walk-ss.h"
@@ -64,11 +64,9 @@ static void vtd_ok(VtdXlate *x, uint64_t out, uint64_t page_mask,
         res->perm &= ~IOMMU_ACCESS_WRITE;
     }
     /* Keep the bus from running into the interrupt window inside a page. */
-    if (res->page_mask > VTD_PAGE_MASK_4K) {
-        uint64_t base = out & ~page_mask;
-        if (base <= 0xfeefffffULL && base + page_mask >= 0xfee00000ULL) {
-            res->page_mask = VTD_PAGE_MASK_4K;
-        }
+    if (res->page_mask > VTD_PAGE_MASK_4K &&
+        vtd_page_overlaps_intr_range(out & ~page_mask, page_mask)) {
+        res->page_mask = VTD_PAGE_MASK_4K;
     }
 }
 
@@ -111,7 +109,7 @@ static void vtd_iotlb_fill(VtdXlate *x, uint64_t out, uint64_t page_mask,
                            unsigned perm_super, bool user, bool dirty_ok)
 {
     unsigned level = vtd_page_level(page_mask);
-    uint64_t size_mask = (1ULL << (12 + 9 * (level - 1))) - 1;
+    uint64_t size_mask = vtd_iotlb_level_mask(level);
     uint64_t base = out & ~size_mask;
     VtdIotlbEntry e = {
         .vpn = x->req->addr >> (12 + 9 * (level - 1)),
@@ -128,7 +126,7 @@ static void vtd_iotlb_fill(VtdXlate *x, uint64_t out, uint64_t page_mask,
         .priv_eff = !x->has_pasid && x->priv,
     };
 
-    if (base <= 0xfeefffffULL && base + size_mask >= 0xfee00000ULL) {
+    if (vtd_page_overlaps_intr_range(base, size_mask)) {
         return;
     }
     vtd_iotlb_insert(x->s, &e);
@@ -155,7 +153,7 @@ static bool vtd_iotlb_try(VtdXlate *x)
         !e->dirty_ok) {
         goto miss;      /* the walk must set D */
     }
-    mask = (1ULL << (12 + 9 * (e->level - 1))) - 1;
+    mask = vtd_iotlb_level_mask(e->level);
     x->res->ok = true;
     x->res->out_addr = e->out_base | (req->addr & mask);
     x->res->page_mask = mask;
@@ -265,7 +263,6 @@ static VtdFaultReason vtd_sm_context(VtdXlate *x, VtdSmContext *ctx)
     VtdState *s = x->s;
     uint16_t sid = x->req->sid;
     const VtdCtxCacheEntry *ce = vtd_ctx_cache_lookup(s, sid);
-    VtdSmRoot root;
     VtdFaultReason r;
 
     if (ce && ce->scalable) {
@@ -273,11 +270,7 @@ static VtdFaultReason vtd_sm_context(VtdXlate *x, VtdSmContext *ctx)
         x->fault->fpd |= ctx->fpd;
         return VTD_FR_NONE;
     }
-    r = vtd_read_sm_root(s, sid >> 8, sid & 0xff, &root);
-    if (r != VTD_FR_NONE) {
-        return r;
-    }
-    r = vtd_read_sm_context(s, root.ctp, sid & 0xff, ctx);
+    r = vtd_read_sm_device_context(s, sid, ctx);
     x->fault->fpd |= ctx->fpd;
     if (r == VTD_FR_NONE) {
         VtdCtxCacheEntry e = { .scalable = true, .sm = *ctx };
@@ -289,30 +282,17 @@ static VtdFaultReason vtd_sm_context(VtdXlate *x, VtdSmContext *ctx)
 /* Effective PASID/PR and the context-level request checks (SCT.5-10). */
 static VtdFaultReason vtd_sm_request_checks(VtdXlate *x, const VtdSmContext *ctx)
 {
-    VtdState *s = x->s;
     const IommuRequest *req = x->req;
-    uint32_t rid_pasid = (s->ecap & VTD_ECAP_RPS) ? ctx->rid_pasid : 0;
 
     if (!x->has_pasid) {
-        /* Without RPS the unit uses PASID 0 for requests without PASID. */
-        x->pasid = rid_pasid;
-        x->priv = (s->ecap & VTD_ECAP_RPRIVS) && ctx->rid_priv;
+        /* RID_PASID/RID_PRIV decode as 0 without RPS/RPRIVS: PASID 0. */
+        x->pasid = ctx->rid_pasid;
+        x->priv = ctx->rid_priv;
     } else {
-        if (!ctx->paside) {
-            return VTD_FR_SCT_6;
-        }
-        if (req->pasid >> VTD_ECAP_PSS_GET(s->ecap)) {
-            return VTD_FR_SGN_10;
-        }
-        if (req->pasid >= vtd_sm_ctx_pasid_limit(ctx)) {
-            return VTD_FR_SCT_7;
-        }
-        /*
-         * Rev 5.10 SCT.9: that PASID is reserved for requests without PASID
-         * (RID_PASID, or 0 without RPS). QEMU does not enforce this.
-         */
-        if (req->pasid == rid_pasid) {
-            return VTD_FR_SCT_9;
+        VtdFaultReason r = vtd_sm_ctx_check_pasid(x->s->ecap, ctx, req->pasid);
+
+        if (r != VTD_FR_NONE) {
+            return r;
         }
         x->pasid = req->pasid;
         x->priv = req->priv;
@@ -376,7 +356,7 @@ static VtdSsWalk vtd_sm_ss_params(const VtdXlate *x, const VtdPasidEntry *pe)
  * whose access the remembered result covers (vtd_ss_result_covers) would
  * read the same entries, fault nowhere and make no A/D update. Nothing
  * outlives the request, so no invalidation is involved.
- * nest-perf: GPAs inside FS tables also go through the unit's cache of SS
+ * GPAs inside FS tables also go through the unit's cache of SS
  * translations of FS table pages (vtd-nest-cache.h), which does outlive it.
  */
 typedef struct VtdNestCtx {
@@ -423,7 +403,7 @@ static VtdFaultReason vtd_nest_translate(void *opaque, uint64_t gpa,
     }
     w.access = access;
     w.check_perm = check_perm;
-    /* nest-perf: start at the last level when the region's SS table is
+    /* Start at the last level when the region's SS table is
      * known, else note it for the next walk there. */
     if (vtd_nest_pde_lookup(n->s, &n->ps_key, gpa, &last)) {
         w.resume = &last;
@@ -598,6 +578,70 @@ static void vtd_interrupt_window(VtdXlate *x)
     }
 }
 
+/* Remapping by the latched translation table mode (TE on or off). */
+static bool vtd_translate_dma(VtdXlate *x)
+{
+    VtdState *s = x->s;
+    const IommuRequest *req = x->req;
+
+    if (!s->dmar_enabled) {
+        /* TE off: untranslated DMA passes through, ATS requests are UR. */
+        if (req->at != IOMMU_AT_UNTRANSLATED) {
+            x->res->ok = false;
+            return false;
+        }
+        vtd_ok(x, req->addr, VTD_PAGE_MASK_4K, VTD_RW, false);
+        return false;
+    }
+
+    switch (s->ttm) {
+    case VTD_TTM_LEGACY:
+        if (s->ssirwe) {
+            return vtd_fail(x, VTD_FR_RTA_1);       /* RTA.1.4 */
+        }
+        if (req->at == IOMMU_AT_UNTRANSLATED && !x->has_pasid &&
+            vtd_iotlb_try(x)) {
+            return false;
+        }
+        return vtd_translate_legacy(x);
+    case VTD_TTM_SCALABLE:
+        if (!(s->ecap & VTD_ECAP_SMTS)) {
+            return vtd_fail(x, VTD_FR_RTA_1);       /* RTA.1.3 */
+        }
+        if (req->at == IOMMU_AT_UNTRANSLATED && vtd_iotlb_try(x)) {
+            return false;
+        }
+        return vtd_translate_scalable(x);
+    case VTD_TTM_ABORT_DMA:
+        return vtd_fail(x, (s->ecap & VTD_ECAP_ADMS) ? VTD_FR_RTA_4
+                                                     : VTD_FR_RTA_1);
+    default:
+        return vtd_fail(x, VTD_FR_RTA_1);           /* RTA.1.2 */
+    }
+}
+
+/*
+ * The request's attributes in a fault about to be reported; filled only
+ * then, so IOTLB hits do not pay for it. PP/PV reflect the request: only
+ * requests with a PASID report one. QEMU reports PP=1 PV=0 for requests
+ * without PASID in scalable mode; the spec does not, and neither do we.
+ */
+static void vtd_fault_describe(const VtdXlate *x)
+{
+    const IommuRequest *req = x->req;
+    VtdFault *fault = x->fault;
+
+    fault->sid = req->sid;
+    fault->addr = req->addr;
+    fault->is_write = req->access & IOMMU_ACCESS_WRITE;
+    fault->is_read = (req->access & IOMMU_ACCESS_READ) || !fault->is_write;
+    fault->pasid_present = x->has_pasid;
+    fault->pasid = x->has_pasid ? req->pasid : 0;
+    fault->priv = x->priv;
+    fault->exec = req->access & IOMMU_ACCESS_EXEC;
+    fault->at = (uint8_t)req->at;
+}
+
 bool vtd_translate_request(VtdState *s, const IommuRequest *req,
                            IommuResult *res, VtdFault *fault)
 {
@@ -621,70 +665,27 @@ bool vtd_translate_request(VtdState *s, const IommuRequest *req,
                                  : IOMMU_ACCESS_READ |
                                    (x.nw ? 0 : IOMMU_ACCESS_WRITE);
 
-    /*
-     * PP/PV reflect the request: only requests with a PASID report one. QEMU
-     * reports PP=1 PV=0 for requests without PASID in scalable mode; the spec
-     * does not, and neither do we.
-     */
-    fault->sid = req->sid;
-    fault->addr = req->addr;
-    fault->is_write = req->access & IOMMU_ACCESS_WRITE;
-    fault->is_read = (req->access & IOMMU_ACCESS_READ) || !fault->is_write;
-    fault->pasid_present = x.has_pasid;
-    fault->pasid = x.has_pasid ? req->pasid : 0;
-    fault->priv = x.priv;
-    fault->exec = req->access & IOMMU_ACCESS_EXEC;
-    fault->at = (uint8_t)req->at;
-
     if (!x.has_pasid && req->at != IOMMU_AT_TRANSLATED &&
         vtd_addr_in_intr_range(req->addr)) {
         vtd_interrupt_window(&x);
-        /* ir engineer: reads/atomics there are not interrupts: IR fault 29h
-         * (vtd-ir.c decides; FI is undefined for it). */
+        /* Reads/atomics there are not interrupts: IR fault 29h (vtd-ir.c
+         * decides; FI is undefined for it, so the address is not kept). */
         if (vtd_ir_window_access_faults(s, req)) {
             res->ok = false;
             res->fault_reason = VTD_FR_IR_NOT_INTR;
             fault->reason = VTD_FR_IR_NOT_INTR;
+            vtd_fault_describe(&x);
             fault->is_ir = true;
             fault->addr = 0;
             return true;
         }
         return false;
     }
-    if (!s->dmar_enabled) {
-        /* TE off: untranslated DMA passes through, ATS requests are UR. */
-        if (req->at != IOMMU_AT_UNTRANSLATED) {
-            res->ok = false;
-            return false;
-        }
-        vtd_ok(&x, req->addr, VTD_PAGE_MASK_4K, VTD_RW, false);
+    if (!vtd_translate_dma(&x)) {
         return false;
     }
-
-    switch (s->ttm) {
-    case VTD_TTM_LEGACY:
-        if (s->ssirwe) {
-            return vtd_fail(&x, VTD_FR_RTA_1);      /* RTA.1.4 */
-        }
-        if (req->at == IOMMU_AT_UNTRANSLATED && !x.has_pasid &&
-            vtd_iotlb_try(&x)) {
-            return false;
-        }
-        return vtd_translate_legacy(&x);
-    case VTD_TTM_SCALABLE:
-        if (!(s->ecap & VTD_ECAP_SMTS)) {
-            return vtd_fail(&x, VTD_FR_RTA_1);      /* RTA.1.3 */
-        }
-        if (req->at == IOMMU_AT_UNTRANSLATED && vtd_iotlb_try(&x)) {
-            return false;
-        }
-        return vtd_translate_scalable(&x);
-    case VTD_TTM_ABORT_DMA:
-        return vtd_fail(&x, (s->ecap & VTD_ECAP_ADMS) ? VTD_FR_RTA_4
-                                                      : VTD_FR_RTA_1);
-    default:
-        return vtd_fail(&x, VTD_FR_RTA_1);          /* RTA.1.2 */
-    }
+    vtd_fault_describe(&x);
+    return true;
 }
 
 void vtd_translate(VtdState *s, const IommuRequest *req, IommuResult *res)

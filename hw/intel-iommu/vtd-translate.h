@@ -23,4 +23,11 @@ static inline bool vtd_addr_in_intr_range(uint64_t addr)
     return (addr >> 20) == 0xfee;
 }
 
+/* Does the page [base, base + page_mask] reach into that range? */
+static inline bool vtd_page_overlaps_intr_range(uint64_t base,
+                                                uint64_t page_mask)
+{
+    return base <= 0xfeefffffULL && base + page_mask >= 0xfee00000ULL;
+}
+
 #endif

@@ -20,7 +20,7 @@ typedef struct VtdFsNest {
     VtdFaultReason (*translate)(void *opaque, uint64_t gpa, unsigned access,
                                 bool check_perm, VtdSsResult *out);
     void *opaque;
-    /* nest-perf: the same for GPAs inside FS tables (table reads, A/D
+    /* The same for GPAs inside FS tables (table reads, A/D
      * updates), which may answer from a cache of them; NULL: translate. */
     VtdFaultReason (*translate_table)(void *opaque, uint64_t gpa,
                                       unsigned access, VtdSsResult *out);

@@ -14,7 +14,7 @@ typedef enum VtdSsMode {
     VTD_SS_SCALABLE,    /* SSS.1-6 / SGN.5-7 */
 } VtdSsMode;
 
-/* nest-perf: a walk's state on reaching the last level (a 4 KiB-page
+/* A walk's state on reaching the last level (a 4 KiB-page
  * table), so a later walk of the same 2 MiB region may start there. */
 typedef struct VtdSsLast {
     uint64_t table;     /* HPA of the level-1 table */
@@ -31,7 +31,7 @@ typedef struct VtdSsWalk {
                            translation request, the caller reports perms) */
     bool ssade;         /* scalable: set A on every entry, D on leaf writes */
     bool snooped;       /* scalable: walk is snooped (SMPWCS && PWSNP) */
-    /* nest-perf (both NULL unless set): start at level 1 from resume (the
+    /* Both NULL unless set: start at level 1 from resume (the
      * entries above were valid when recorded and, with SSADE, have A set);
      * record: filled when this walk reaches level 1 through a table. */
     const VtdSsLast *resume;

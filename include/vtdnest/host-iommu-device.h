@@ -81,8 +81,6 @@ static inline bool host_iommu_device_detach(HostIommuDevice *hd, uint32_t pasid,
 }
 
 /* ---- Construction from a bound VFIO cdev (hw/iommufd/host-iommu-device.c) ----
- * Added by the vfio-pci engineer.
- *
  * host_iommu_device_new() issues IOMMU_GET_HW_INFO for dev_id and fills the
  * capability fields: vtd_cap/vtd_ecap (0 when the host IOMMU is not VT-d),
  * errata_772415, max_pasid_log2, coherent (VT-d ECAP.SC) and aw_bits (VT-d

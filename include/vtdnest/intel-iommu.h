@@ -69,7 +69,7 @@ typedef struct VtdConfig {
     bool x_dit;              /* x-dit: ECAP.DIT */
     bool x_nwfs;             /* x-nwfs: ECAP.NWFS */
     unsigned iotlb_size;     /* x-iotlb-size: IOTLB entries (default 1024) */
-    /* Added by vtd-config.c (vtd-core engineer). */
+    /* Options parsed by vtd-config.c. */
     bool x_aw57;             /* x-aw57: allow aw-bits=57 (SAGAW 5-level) */
     unsigned version;        /* version: accepted and stored; VER stays 0x10 */
     const char *flts_name;   /* first-stage option as typed, for messages */
@@ -121,7 +121,7 @@ typedef struct VtdStats {
 void vtd_get_stats(const VtdState *s, VtdStats *out);
 
 
-/* ---- Device-TLB (ATS) and page requests (ats-prq engineer) ---------------
+/* ---- Device-TLB (ATS) and page requests ---------------------------------
  * The unit does not know devices: the VMM registers sinks that reach them.
  * vtd-devtlb.c / vtd-prq.c. Without a sink, device-TLB invalidations
  * complete at once and page responses go nowhere.
@@ -178,7 +178,7 @@ bool vtd_page_request(VtdState *s, uint16_t sid, uint32_t pasid,
                       bool exec, bool priv, bool lpig, uint16_t prgi);
 
 
-/* ---- Interrupt remapping and saved state (ir engineer) -------------------
+/* ---- Interrupt remapping and saved state ---------------------------------
  * vtd-ir.c, vtd-state.c; the saved-state format is docs/saved-state.md.
  */
 
@@ -201,7 +201,7 @@ bool vtd_state_save(VtdState *s, GByteArray *out);
  */
 bool vtd_state_load(VtdState *s, const uint8_t *buf, size_t len, GError **errp);
 
-/* ---- Nested translation for passthrough devices (nesting engineer) ------
+/* ---- Nested translation for passthrough devices --------------------------
  * hw/intel-iommu/vtd-nesting.c and friends; docs/nesting.md.
  */
 
