@@ -6,15 +6,16 @@
  * hook and the reset chain. Property parsing and validation live with the
  * unit (hw/intel-iommu/vtd-config.c).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "vtdnest/intel-iommu.h"
 #include "vtdnest/iommu.h"
 #include "vtdnest/machine.h"
 #include "hw/intel-iommu/vtd-regs.h"
-#include "machine/intel-iommu-ats.h"   /* ats-prq: ATS/PRI wiring */
-#include "machine/intel-iommu-qmp.h"   /* ir: saved-state QMP commands */
-#include "machine/intel-iommu-nesting.h" /* nesting: passthrough devices */
+#include "machine/intel-iommu-ats.h"   /* ATS/PRI and device-TLB wiring */
+#include "machine/intel-iommu-qmp.h"   /* saved-state QMP commands */
+#include "machine/intel-iommu-nesting.h" /* passthrough devices */
 
 typedef struct IntelIommuDev {
     Machine *m;
@@ -194,10 +195,25 @@ static bool intel_iommu_create(Machine *m, DeviceOpts *opts, GError **errp)
     return true;
 }
 
+/* QEMU's layout: "intel-iommu options:" then "  name=<type> - ... (default: x)". */
+static void intel_iommu_print_help(void)
+{
+    size_t n;
+    const VtdPropertyHelp *p = vtd_config_properties(&n);
+
+    printf("intel-iommu options:\n");
+    for (size_t i = 0; i < n; i++) {
+        g_autofree char *lhs = g_strdup_printf("%s=<%s>", p[i].name, p[i].type);
+
+        printf("  %-24s - %s (default: %s)\n", lhs, p[i].desc, p[i].def);
+    }
+}
+
 static const DeviceType intel_iommu_type = {
     .name = "intel-iommu",
     .desc = "Intel IOMMU (VT-d) DMA and interrupt remapping unit",
     .create = intel_iommu_create,
     .hotpluggable = false,
+    .print_help = intel_iommu_print_help,
 };
 DEVICE_TYPE_REGISTER(intel_iommu_type)

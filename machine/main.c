@@ -493,7 +493,13 @@ static bool handle_device_help(bool *exit_now, GError **errp)
                 return fail(errp, "-device %s: '%s' is not a valid device "
                             "model name", *p, driver ? driver : "");
             }
-            printf("%s: see docs/options.md for its properties\n", driver);
+            const DeviceType *t = device_type_find(driver);
+
+            if (t->print_help) {
+                t->print_help();
+            } else {
+                printf("%s: see docs/options.md for its properties\n", driver);
+            }
             *exit_now = true;
         }
         opts_free(o);

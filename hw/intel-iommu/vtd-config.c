@@ -65,6 +65,53 @@ static const char *typed_name(DeviceOpts *opts, const char *const *names)
     return names[0];
 }
 
+/* ---- Help ---------------------------------------------------------------- */
+
+static const VtdPropertyHelp vtd_properties[] = {
+    { "aw-bits", "uint8", "48", "guest address width (39, 48; 57 with x-aw57)" },
+    { "caching-mode", "bool", "off", "CAP.CM" },
+    { "scalable-mode", "bool", "off", "scalable mode (ECAP.SMTS)" },
+    { "x-scalable-mode", "bool", "off", "old name of scalable-mode" },
+    { "flts", "bool", "off", "first-stage translation (ECAP.FSTS)" },
+    { "x-flts", "bool", "off", "old name of flts" },
+    { "fsts", "bool", "off", "new name of flts" },
+    { "pasid-bits", "uint8", "0", "PASID width, 0 = no PASID (max 20)" },
+    { "x-pasid-mode", "bool", "off", "old form: 8-bit PASIDs" },
+    { "dma-drain", "bool", "on", "CAP.DRD/DWD" },
+    { "dma-translation", "bool", "on", "DMA remapping (off: IR-only unit)" },
+    { "intremap", "OnOffAuto", "auto", "interrupt remapping (auto = on)" },
+    { "eim", "OnOffAuto", "auto", "x2APIC destinations (auto = off)" },
+    { "x-buggy-eim", "bool", "off", "let eim=auto turn on" },
+    { "device-iotlb", "bool", "off", "device-TLB / ATS (ECAP.DT)" },
+    { "pt", "bool", "on", "pass-through (ECAP.PT)" },
+    { "snoop-control", "bool", "off", "snoop control (ECAP.SC)" },
+    { "stale-tm", "bool", "off", "second-stage bit 62 not reserved with DT" },
+    { "fs1gp", "bool", "on", "first-stage 1 GiB pages (CAP.FS1GP)" },
+    { "version", "uint32", "0", "accepted and stored; VER stays 0x10" },
+    { "x-nfr", "uint16", "8", "fault recording registers (1-256)" },
+    { "x-iotlb-size", "uint32", "1024", "IOTLB entries" },
+    { "x-ssts", "bool", "off", "opt-in: ECAP.SSTS alongside FSTS" },
+    { "x-nest", "bool", "off", "opt-in: ECAP.NEST, nested PGTT" },
+    { "x-fs5lp", "bool", "off", "opt-in: 5-level first stage" },
+    { "x-aw57", "bool", "off", "opt-in: aw-bits=57, 5-level second stage" },
+    { "x-srs", "bool", "off", "opt-in: supervisor requests" },
+    { "x-smpwcs", "bool", "off", "opt-in: snooped walks, A/D updates" },
+    { "x-eafs", "bool", "off", "opt-in: extended-accessed flag" },
+    { "x-ssads", "bool", "off", "opt-in: second-stage A/D" },
+    { "x-rps", "bool", "off", "opt-in: RID_PASID honoured" },
+    { "x-adms", "bool", "off", "opt-in: abort-DMA mode" },
+    { "x-prs", "bool", "off", "opt-in: page requests" },
+    { "x-pds", "bool", "off", "opt-in: page-request drain" },
+    { "x-dit", "bool", "off", "opt-in: device-TLB invalidation throttling" },
+    { "x-nwfs", "bool", "off", "opt-in: ATS no-write flag" },
+};
+
+const VtdPropertyHelp *vtd_config_properties(size_t *count)
+{
+    *count = G_N_ELEMENTS(vtd_properties);
+    return vtd_properties;
+}
+
 /* Opt-in booleans beyond QEMU: option name -> VtdConfig field. */
 typedef struct VtdOptInBool {
     const char *name;

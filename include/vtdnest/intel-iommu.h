@@ -75,6 +75,18 @@ typedef struct VtdConfig {
     const char *flts_name;   /* first-stage option as typed, for messages */
 } VtdConfig;
 
+/* One row of "-device intel-iommu,help": QEMU's form "name=<type> - desc
+ * (default: value)". */
+typedef struct VtdPropertyHelp {
+    const char *name;
+    const char *type;       /* "bool", "uint8", "OnOffAuto", ... */
+    const char *def;        /* default, as a user would type it */
+    const char *desc;
+} VtdPropertyHelp;
+
+/* Every property vtd_config_from_opts accepts, aliases included. */
+const VtdPropertyHelp *vtd_config_properties(size_t *count);
+
 /* Defaults as QEMU's. */
 void vtd_config_defaults(VtdConfig *cfg);
 /* Read every intel-iommu property from opts (marks them used). */

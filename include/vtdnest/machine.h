@@ -163,6 +163,7 @@ typedef struct DeviceType {
     bool (*create)(Machine *m, DeviceOpts *opts, GError **errp);
     bool hotpluggable;
     bool (*destroy)(Machine *m, const char *id, GError **errp); /* unplug */
+    void (*print_help)(void);   /* "-device NAME,help": list the properties */
 } DeviceType;
 
 void device_type_register(const DeviceType *type);

@@ -392,6 +392,30 @@ static void test_opt_in_bits(void **state)
     assert_false(cap_of("intel-iommu,scalable-mode=on,flts=on") & VTD_CAP_FS5LP);
 }
 
+/* "-device intel-iommu,help" lists every property with its default: each
+ * listed name must be accepted, and setting it to the listed default must
+ * give exactly the default unit. */
+static void test_help_table_matches_parser(void **state)
+{
+    size_t n;
+    const VtdPropertyHelp *p = vtd_config_properties(&n);
+    VtdConfig def = parse_ok("intel-iommu");
+
+    assert_true(n >= 30);
+    for (size_t i = 0; i < n; i++) {
+        g_autofree char *str = g_strdup_printf("intel-iommu,%s=%s", p[i].name,
+                                               p[i].def);
+        VtdConfig cfg = parse_ok(str);
+
+        if (vtd_config_cap(&cfg) != vtd_config_cap(&def) ||
+            vtd_config_ecap(&cfg) != vtd_config_ecap(&def) ||
+            cfg.nfr != def.nfr || cfg.iotlb_size != def.iotlb_size ||
+            cfg.version != def.version) {
+            fail_msg("'%s' is not the default unit", str);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_malformed_values),
         cmocka_unit_test(test_qemu_messages),
         cmocka_unit_test(test_aw_bits),
+        cmocka_unit_test(test_help_table_matches_parser),
         cmocka_unit_test(test_opt_in_dependencies),
         cmocka_unit_test(test_programmatic_config_names_flts),
         cmocka_unit_test(test_legacy_default_matches_qemu),
