@@ -461,7 +461,99 @@ def qtest_seeds():
     write("qtest-line", "scalable-dma", ("\n".join(s) + "\n").encode())
 
 
+# ---- fuzz-nesting operations (fuzz/fuzz-nesting.c) ----
+G_PT, G_DATA, G_STATUS = 0x23000, 0x80000, 0x50000
+
+
+class Nest:
+    def __init__(self, b0=0, b1=0, devs=(0,)):
+        self.b = u8(b0) + u8(b1) + bytes(devs)
+
+    def op(self, code, *parts):
+        self.b += u8(code) + b"".join(parts)
+        return self
+
+    def w64(self, off, v): return self.op(0, struct.pack("<I", off)[:3], u64(v))
+    def template(self, v=0): return self.op(9, u8(v))
+    def enable(self, v=0x0b): return self.op(10, u8(v))
+    def desc(self, qw0, qw1=0): return self.op(5, u8(0x0f), u64(qw0), u64(qw1))
+    def wait(self): return self.op(5, u8(5), u64((1 << 5) | (1 << 32)), u64(G_STATUS))
+    def unset(self, d): return self.op(11, u8(d))
+    def set(self, d): return self.op(12, u8(d))
+    def fail(self, n, err=0): return self.op(13, u8(n | err << 5))
+    def save_load(self, flip=0, pos=0): return self.op(14, u8(flip), u16(pos))
+    def reset(self): return self.op(0xff)
+
+    def dma(self, dev=0, pasid=0, page=0, write=False, n=8):
+        psel = {0: 0, 5: 1, 6: 2}.get(pasid, 3)
+        fl = dev | psel << 2 | (0x10 if write else 0) | page << 5
+        extra = struct.pack("<I", pasid)[:3] if psel == 3 else b""
+        return self.op(7, u8(fl), extra, u8(n - 1))
+
+    # Descriptors (qw0 type bits are set by the harness from the selector).
+    def pc(self, g, did, pasid=0):      # PASID-cache: G 0 domain, 1 PASID, 3 all
+        return self.desc(7 | g << 4 | did << 16 | pasid << 32)
+
+    def piotlb(self, g, did, pasid, addr=0, am=0):   # G 2 PASID, 3 page
+        return self.desc(6 | g << 4 | did << 16 | pasid << 32, addr | am)
+
+    def iotlb(self, g, did=0, addr=0, am=0):        # G 1 global, 2 domain, 3 page
+        return self.desc(2 | g << 4 | did << 16, addr | am)
+
+    def ctxc(self, g, did=0, sid=0):
+        return self.desc(1 | g << 4 | did << 16 | sid << 32)
+
+
+def nest_seeds():
+    n = Nest().template(0).enable()
+    n.dma(write=True).dma(page=1).dma(page=1, write=True)
+    n.w64(G_PT, (G_DATA + 0x2000) | 0x67).piotlb(3, 7, 0, 0x40000000).wait()
+    n.dma(write=True).pc(3, 0).wait().dma()
+    write("nesting", "fs-basic", n.b)
+
+    n = Nest().template(0x0c | 0x20).enable()
+    n.pc(1, 9, 5).pc(1, 7, 6).wait().dma(pasid=5, write=True).dma(pasid=6)
+    n.piotlb(2, 9, 5).iotlb(2, 7).wait().dma(pasid=5).pc(0, 7).wait()
+    n.w64(0x14000 + 64 * 5, 0).pc(1, 9, 5).wait().dma(pasid=5)
+    write("nesting", "pasid-attach", n.b)
+
+    n = Nest(0, 0x02, (0x00, 0x25, 0x42)).template(0).enable()
+    n.dma(0).dma(1).dma(2).unset(1).dma(1).set(1).dma(1, write=True)
+    n.unset(0).unset(1).unset(2).set(2).set(0)
+    write("nesting", "three-devices", n.b)
+
+    n = Nest(0x01).template(0x01 | 0x04).enable()
+    n.iotlb(2, 7).wait().dma(write=True).dma(pasid=6)
+    n.w64(0x33000, (G_DATA + 0x3000) | 3).iotlb(3, 7, 0x40000000).wait().dma()
+    write("nesting", "shadow-ss", n.b)
+
+    n = Nest(0x03, 0x01, (0x00, 0x20)).template(0x40).enable(0x1f)
+    n.iotlb(1).wait().dma(0, write=True).dma(1).ctxc(1).wait().dma(1)
+    write("nesting", "shadow-legacy", n.b)
+
+    n = Nest(0, 0x01, (0x00, 0x24)).template(0x0c).enable()
+    n.fail(1).pc(3, 0).wait().dma().fail(2, 1).piotlb(3, 7, 0, 0x40000000).wait()
+    n.fail(1, 3).unset(0).set(0).fail(3).unset(1).fail(0).set(1)
+    write("nesting", "fail-inject", n.b)
+
+    n = Nest(0x08, 0x00, (0x08,)).template(0x10).enable(0x8b)
+    n.dma(page=2).dma(page=2, write=True)
+    n.desc(9 | (1 << 4) | (0x100 << 32), 0).wait()
+    write("nesting", "prs-faults", n.b)
+
+    n = Nest().template(0x0c).enable().dma().save_load().dma(pasid=6)
+    n.save_load(0x40, 3).reset().enable().dma().template(1).enable().pc(3, 0).wait()
+    write("nesting", "save-load-reset", n.b)
+
+    n = Nest(0x00, 0x0c | 0x01, (0x01, 0x12)).template(0).enable().dma().dma(1)
+    write("nesting", "errata-ro-block", n.b)
+
+    n = Nest(0x80).template(0x80 | 0x0c).enable().dma().dma(pasid=5).dma(pasid=0)
+    write("nesting", "rid-pasid", n.b)
+
+
 if __name__ == "__main__":
     unit_seeds()
     qi_seeds()
     qtest_seeds()
+    nest_seeds()

@@ -90,15 +90,23 @@ static void destroy_nested(VtdNestShadow *sh, uint32_t id)
 
 bool vtd_nest_dev_retry_orphans(VtdNestDev *d)
 {
-    for (guint i = 0; i < d->orphans->len;) {
-        uint32_t id = g_array_index(d->orphans, uint32_t, i);
-        GError *err = NULL;
+    bool progress = true;
 
-        if (iommufd_backend_destroy(d->hd->be, id, &err)) {
-            g_array_remove_index_fast(d->orphans, i);
-        } else {
-            g_error_free(err);
-            i++;
+    /* Again while something went: an IOAS stays busy until the shadow
+     * HWPT on it (maybe later in the list) is gone. */
+    while (progress) {
+        progress = false;
+        for (guint i = 0; i < d->orphans->len;) {
+            uint32_t id = g_array_index(d->orphans, uint32_t, i);
+            GError *err = NULL;
+
+            if (iommufd_backend_destroy(d->hd->be, id, &err)) {
+                g_array_remove_index(d->orphans, i);
+                progress = true;
+            } else {
+                g_error_free(err);
+                i++;
+            }
         }
     }
     return d->orphans->len == 0;
@@ -498,11 +506,13 @@ void vtd_nest_dev_release(VtdNestDev *d)
     if (d->rid->kind == VTD_SHADOW_NESTED) {
         destroy_nested(d->rid, d->rid->nested_id);
     }
+    /* The RID's shadow domain first: what it cannot destroy joins the
+     * orphans retried just below. */
+    shadow_free(d->rid);
+    d->rid = NULL;
     if (!vtd_nest_dev_retry_orphans(d)) {
-        g_warning("nesting: %s: %u first-stage HWPTs could not be destroyed",
+        g_warning("nesting: %s: %u host objects could not be destroyed",
                   d->hd->name, d->orphans->len);
     }
     g_clear_error(&d->n->deferred);     /* unplug: nobody to report to */
-    shadow_free(d->rid);
-    d->rid = NULL;
 }

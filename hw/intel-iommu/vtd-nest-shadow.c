@@ -493,7 +493,15 @@ static VtdSsDomain *domain_find(VtdNesting *n, IommufdBackend *be,
     return NULL;
 }
 
-static void destroy_quietly(VtdSsDomain *dom, uint32_t id, const char *what)
+/*
+ * d: the device whose shadow let go of the object. A refused destroy is
+ * kept in d's orphans (same iommufd: domains are keyed by it), retried at
+ * every sync and at unplug like a nested HWPT's; forgetting it would leak
+ * the host object, and a shadow IOAS pins every page it maps (fuzz-nesting
+ * crash-shadow-destroy-leak).
+ */
+static void destroy_quietly(VtdSsDomain *dom, VtdNestDev *d, uint32_t id,
+                            const char *what)
 {
     GError *err = NULL;
 
@@ -501,10 +509,11 @@ static void destroy_quietly(VtdSsDomain *dom, uint32_t id, const char *what)
         g_warning("nesting: shadow of guest domain %u: cannot destroy the %s: "
                   "%s", dom->key.did, what, err->message);
         g_error_free(err);
+        g_array_append_val(d->orphans, id);
     }
 }
 
-static void domain_free(VtdSsDomain *dom)
+static void domain_free(VtdSsDomain *dom, VtdNestDev *d)
 {
     GError *err = NULL;
 
@@ -515,7 +524,7 @@ static void domain_free(VtdSsDomain *dom)
         g_error_free(err);
     }
     g_tree_destroy(dom->maps);
-    destroy_quietly(dom, dom->ioas_id, "shadow IOAS");
+    destroy_quietly(dom, d, dom->ioas_id, "shadow IOAS");
     dom->n->ss_domains = g_list_remove(dom->n->ss_domains, dom);
     g_free(dom);
 }
@@ -540,18 +549,18 @@ static VtdSsDomain *domain_new(VtdNesting *n, IommufdBackend *be,
     return dom;
 }
 
-static void hwpt_put(VtdSsHwpt *h)
+static void hwpt_put(VtdSsHwpt *h, VtdNestDev *d)
 {
     VtdSsDomain *dom = h->dom;
 
     if (--h->users) {
         return;
     }
-    destroy_quietly(dom, h->hwpt_id, "shadow HWPT");
+    destroy_quietly(dom, d, h->hwpt_id, "shadow HWPT");
     dom->hwpts = g_list_remove(dom->hwpts, h);
     g_free(h);
     if (!dom->hwpts) {
-        domain_free(dom);
+        domain_free(dom, d);
     }
 }
 
@@ -600,7 +609,7 @@ static VtdSsHwpt *hwpt_attach(VtdSsDomain *dom, VtdNestShadow *sh,
         sync_range(dom, 0, UINT64_MAX);
     }
     if (!host_iommu_device_attach(d->hd, host_pasid(sh), h->hwpt_id, errp)) {
-        destroy_quietly(dom, h->hwpt_id, "unused shadow HWPT");
+        destroy_quietly(dom, d, h->hwpt_id, "unused shadow HWPT");
         g_free(h);
         return NULL;
     }
@@ -624,7 +633,7 @@ bool vtd_nest_ss_attach(VtdNestShadow *sh, const VtdSsKey *key, GError **errp)
     h = hwpt_attach(dom, sh, errp);
     if (!h) {
         if (!dom->hwpts) {
-            domain_free(dom);   /* new and unused */
+            domain_free(dom, sh->dev);   /* new and unused */
         }
         return false;
     }
@@ -632,7 +641,7 @@ bool vtd_nest_ss_attach(VtdNestShadow *sh, const VtdSsKey *key, GError **errp)
     h->users++;
     sh->ss = h;
     if (old) {
-        hwpt_put(old);
+        hwpt_put(old, sh->dev);
     }
     return true;
 }
@@ -643,7 +652,7 @@ void vtd_nest_ss_release(VtdNestShadow *sh)
 
     if (h) {
         sh->ss = NULL;
-        hwpt_put(h);
+        hwpt_put(h, sh->dev);
     }
 }
 

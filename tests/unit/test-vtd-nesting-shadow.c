@@ -510,6 +510,38 @@ static void test_legacy_host_failure(void **state)
     assert_true(ram64(t, DATA_A) == 0x44);
 }
 
+/*
+ * The host refuses to destroy a shadow domain's HWPT (and so its IOAS stays
+ * busy): both are retried at the next sync, not leaked until the iommufd
+ * closes (fuzz/corpus/nesting/crash-shadow-destroy-leak).
+ */
+static void test_legacy_destroy_failure_retried(void **state)
+{
+    T *t = *state;
+    int with_s2;
+
+    ss_tables(t);
+    ss_leaf(t, 0, DATA_A | SS_RW);
+    enable(t, false);
+    assert_string_equal(rid_kind(t), "shadow");
+    /* What stage 2 alone holds: TE off without failures. */
+    vtd_mmio_write(t->f->s, DMAR_GCMD_REG, 0, 4);
+    with_s2 = iommufd_sim_object_count(t->f->sim, t->be->fd);
+    vtd_mmio_write(t->f->s, DMAR_GCMD_REG, VTD_GCMD_TE, 4);
+    assert_string_equal(rid_kind(t), "shadow");
+
+    /* TE off: the stage-2 attach (1st call) works, the shadow HWPT's
+     * destroy (2nd) fails, so its IOAS is still busy too. */
+    iommufd_sim_fail_nth(t->f->sim, 2, EIO);
+    vtd_mmio_write(t->f->s, DMAR_GCMD_REG, 0, 4);
+    iommufd_sim_fail_nth(t->f->sim, 0, 0);
+    assert_string_equal(rid_kind(t), "stage2");
+    assert_true(iommufd_sim_object_count(t->f->sim, t->be->fd) > with_s2);
+    /* The next sync destroys both. */
+    iotlb_domain(t, DID);
+    assert_int_equal(iommufd_sim_object_count(t->f->sim, t->be->fd), with_s2);
+}
+
 /* Tables that alias themselves: an error at the wait, never a hang. */
 static void test_legacy_aliased_tables(void **state)
 {
@@ -643,6 +675,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_legacy_host_failure, setup_legacy,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_destroy_failure_retried,
+                                        setup_legacy, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_aliased_tables,
                                         setup_legacy, teardown),
         cmocka_unit_test_setup_teardown(test_scalable_ss_and_switches,
