@@ -200,6 +200,8 @@ static void dev_del(QTestState *qts, const char *id)
     g_autofree char *ret = qtest_qmp(qts, cmd, NULL);
     g_autofree char *ev = qtest_qmp_eventwait(qts, "DEVICE_DELETED");
 
+    assert_string_equal(ret, "{}");
+
     assert_non_null(strstr(ev, id));
 }
 

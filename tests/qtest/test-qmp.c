@@ -315,6 +315,7 @@ static void test_system_reset_event(void **state)
     g_autoptr(JsonNode) e = NULL;
     gint64 us;
 
+    assert_non_null(strstr(greeting, "\"QMP\""));
     /* The reply comes first, then the event (QEMU's order). */
     reply = qtest_qmp_raw(qts, "{\"execute\": \"system_reset\", \"id\": 1}");
     r = parse(reply);

@@ -760,4 +760,6 @@ int vtb_msi_log(QTestState *qts, VtbMsi *out, int max)
 void vtb_msi_clear(QTestState *qts)
 {
     g_autofree char *resp = qtest_command(qts, "x-vtdnest-msi-clear");
+
+    g_assert(resp && g_str_has_prefix(resp, "OK"));
 }

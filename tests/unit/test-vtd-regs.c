@@ -311,9 +311,10 @@ static void test_reset_restores_power_on_image(void **state)
 static void test_random_accesses_are_contained(void **state)
 {
     static const char *const cfgs[] = {
-        "intel-iommu", "intel-iommu,eim=on,x-nfr=1",
-        "intel-iommu,scalable-mode=on,flts=on,device-iotlb=on,x-prs=on,"
-        "x-nfr=256",
+        "intel-iommu",
+        "intel-iommu,eim=on,x-nfr=1",
+        ("intel-iommu,scalable-mode=on,flts=on,device-iotlb=on,x-prs=on,"
+         "x-nfr=256"),
     };
     GRand *rng = g_rand_new_with_seed(0x5eed);
 
