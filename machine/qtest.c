@@ -537,9 +537,14 @@ static gint compare_names(gconstpointer a, gconstpointer b)
 /* "OK name name ...": every command this server understands. */
 static char *extra_help(Machine *m, char **words, void *opaque)
 {
-    GString *s = g_string_new("OK");
+    GString *s;
     g_autofree gpointer *extras = NULL;
     guint n = 0;
+
+    if (words[1]) {
+        return g_strdup("FAIL x-vtdnest-help takes no arguments");
+    }
+    s = g_string_new("OK");
 
     for (size_t i = 0; i < G_N_ELEMENTS(qtest_commands); i++) {
         g_string_append_printf(s, " %s", qtest_commands[i].name);

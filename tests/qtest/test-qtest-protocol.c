@@ -402,7 +402,7 @@ static void test_bad_input_keeps_serving(void **state)
         "memset 0xffffffffffffff00 0x200 0", "memset 0 0xffffffffffffffff 0",
         "inb", "inb 0x10000", "outb 0x10000 1", "outw 1", "inl 0x-1",
         "clock_step abc", "clock_step 1 2", "clock_set", "clock_set 1x",
-        "endianness extra", "x-vtdnest-msi-log extra", "\t \t",
+        "endianness extra", "x-vtdnest-msi-log extra", "x-vtdnest-help extra", "\t \t",
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
