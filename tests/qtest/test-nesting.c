@@ -689,6 +689,41 @@ static void test_fail_nth_invalidate(void **state)
     run_guest_op("invalidate", op_invalidate, false);
 }
 
+/* The table builder and p0's DMA engine (BAR0 mapped, bus master on). */
+static void legacy_guest_start(QTestState *qts, VtdBuilder *b, VtbDev *d)
+{
+    vtb_init(b, qts, ALLOC_BASE, ALLOC_SIZE);
+    memset(d, 0, sizeof(*d));
+    d->qts = qts;
+    d->devfn = P0_SID;
+    d->bar = BAR0;
+    d->can_clock_step = true;
+    qtest_pci_map_bar(qts, 0, P0_SID, 0, BAR0);
+}
+
+/*
+ * A legacy-mode guest for p0: 4-level second-stage tables mapping IOVA to
+ * page, root and context entries (TT=00b, DID), root latched, TE on.
+ * Returns the leaf PTE's address.
+ */
+static uint64_t legacy_guest_on(VtdBuilder *b, VtbPgtable *ss, uint64_t rt,
+                                uint64_t ct, uint64_t page)
+{
+    VtbLegacyRoot root = { .p = true, .ctp = ct };
+    VtbLegacyCtx ctx;
+    uint64_t leaf;
+
+    vtb_pgt_init(ss, b, false, 4);
+    leaf = vtb_pgt_map(ss, IOVA, page, VTB_PAGE_4K, VTB_SS_RW);
+    vtb_write_legacy_root(b, rt, 0, &root);
+    ctx = (VtbLegacyCtx){ .p = true, .tt = VTB_TT_MULTI, .ssptptr = ss->root,
+                          .aw = VTB_AW_48, .did = DID };
+    vtb_write_legacy_ctx(b, ct, P0_SID, &ctx);
+    assert_true(vtb_set_root(b, rt, VTB_TTM_LEGACY, 0));
+    assert_true(vtb_enable_te(b, true));
+    return leaf;
+}
+
 /* ---- 5. Legacy-mode guest through the shadow path on an errata host ------ */
 
 static void test_legacy_shadow_errata(void **state)
@@ -702,30 +737,14 @@ static void test_legacy_shadow_errata(void **state)
     VtdBuilder b;
     VtbDev d;
     VtbPgtable ss;
-    VtbLegacyRoot root;
-    VtbLegacyCtx ctx;
     uint64_t rt, ct, page, page2, leaf;
 
-    vtb_init(&b, qts, ALLOC_BASE, ALLOC_SIZE);
-    memset(&d, 0, sizeof(d));
-    d.qts = qts;
-    d.devfn = P0_SID;
-    d.bar = BAR0;
-    d.can_clock_step = true;
-    qtest_pci_map_bar(qts, 0, P0_SID, 0, BAR0);
+    legacy_guest_start(qts, &b, &d);
     rt = vtb_alloc_page(&b);
     ct = vtb_alloc_page(&b);
     page = vtb_alloc_page(&b);
     page2 = vtb_alloc_page(&b);
-    vtb_pgt_init(&ss, &b, false, 4);
-    leaf = vtb_pgt_map(&ss, IOVA, page, VTB_PAGE_4K, VTB_SS_RW);
-    root = (VtbLegacyRoot){ .p = true, .ctp = ct };
-    vtb_write_legacy_root(&b, rt, 0, &root);
-    ctx = (VtbLegacyCtx){ .p = true, .tt = VTB_TT_MULTI, .ssptptr = ss.root,
-                          .aw = VTB_AW_48, .did = DID };
-    vtb_write_legacy_ctx(&b, ct, P0_SID, &ctx);
-    assert_true(vtb_set_root(&b, rt, VTB_TTM_LEGACY, 0));
-    assert_true(vtb_enable_te(&b, true));
+    leaf = legacy_guest_on(&b, &ss, rt, ct, page);
     /* Caching mode: the guest announces the new context entry. */
     vtb_ccmd(&b, VTB_GRAN_GLOBAL, 0, 0, 0);
     vtb_iotlb_inv(&b, VTB_GRAN_GLOBAL, 0, 0, 0, false);
@@ -786,8 +805,6 @@ static void test_legacy_guest_no_host_nesting(void **state)
     VtdBuilder b;
     VtbDev d;
     VtbPgtable ss;
-    VtbLegacyRoot root;
-    VtbLegacyCtx ctx;
     uint64_t rt, ct, page, page2, leaf;
 
     /* Realized: one container whose stage-2 HWPT is a plain paging one. */
@@ -796,13 +813,7 @@ static void test_legacy_guest_no_host_nesting(void **state)
     assert_true(containers_nest_parent(qts, false));
     assert_kind(qts, "p0", -1, "stage2");
 
-    vtb_init(&b, qts, ALLOC_BASE, ALLOC_SIZE);
-    memset(&d, 0, sizeof(d));
-    d.qts = qts;
-    d.devfn = P0_SID;
-    d.bar = BAR0;
-    d.can_clock_step = true;
-    qtest_pci_map_bar(qts, 0, P0_SID, 0, BAR0);
+    legacy_guest_start(qts, &b, &d);
     rt = vtb_alloc_page(&b);
     ct = vtb_alloc_page(&b);
     page = vtb_alloc_page(&b);
@@ -813,15 +824,7 @@ static void test_legacy_guest_no_host_nesting(void **state)
     assert_int_equal(vtb_testdev_dma(&d, page + 0x20, page + 0x20, 4), VTB_TD_OK);
 
     /* TE=1, legacy context TT=00b: through the caching-mode shadow. */
-    vtb_pgt_init(&ss, &b, false, 4);
-    leaf = vtb_pgt_map(&ss, IOVA, page, VTB_PAGE_4K, VTB_SS_RW);
-    root = (VtbLegacyRoot){ .p = true, .ctp = ct };
-    vtb_write_legacy_root(&b, rt, 0, &root);
-    ctx = (VtbLegacyCtx){ .p = true, .tt = VTB_TT_MULTI, .ssptptr = ss.root,
-                          .aw = VTB_AW_48, .did = DID };
-    vtb_write_legacy_ctx(&b, ct, P0_SID, &ctx);
-    assert_true(vtb_set_root(&b, rt, VTB_TTM_LEGACY, 0));
-    assert_true(vtb_enable_te(&b, true));
+    leaf = legacy_guest_on(&b, &ss, rt, ct, page);
     vtb_ccmd(&b, VTB_GRAN_GLOBAL, 0, 0, 0);
     vtb_iotlb_inv(&b, VTB_GRAN_GLOBAL, 0, 0, 0, false);
     assert_kind(qts, "p0", -1, "shadow");

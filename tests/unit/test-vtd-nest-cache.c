@@ -55,17 +55,9 @@ typedef struct Ctx {
     bool ssade;
 } Ctx;
 
-static void tweak_nested(VtdConfig *cfg)
-{
-    cfg->scalable_mode = true;
-    cfg->flts = true;
-    cfg->x_ssts = true;
-    cfg->x_nest = true;
-}
-
 static void tweak_nested_snooped(VtdConfig *cfg)
 {
-    tweak_nested(cfg);
+    tweak_nested_unit(cfg);
     cfg->x_smpwcs = true;
 }
 
@@ -145,7 +137,7 @@ static int setup_with(void **state, void (*tweak)(VtdConfig *), bool snooped,
 
 static int setup(void **state)
 {
-    return setup_with(state, tweak_nested, false, false);
+    return setup_with(state, tweak_nested_unit, false, false);
 }
 
 static int setup_snooped(void **state)

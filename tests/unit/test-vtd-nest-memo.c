@@ -37,14 +37,6 @@ typedef struct Ctx {
     VtdState *s;
 } Ctx;
 
-static void tweak_nested(VtdConfig *cfg)
-{
-    cfg->scalable_mode = true;
-    cfg->flts = true;
-    cfg->x_ssts = true;
-    cfg->x_nest = true;
-}
-
 static uint64_t tbl_hpa(uint64_t gpa)
 {
     return gpa - TBL_GPA + TBL_HPA;
@@ -80,7 +72,7 @@ static int setup(void **state)
     Ctx *c = g_new0(Ctx, 1);
 
     c->m = fm_new();
-    c->s = tvtd_new(c->m, tweak_nested);
+    c->s = tvtd_new(c->m, tweak_nested_unit);
     c->s->root_addr = ROOT;
     c->s->ttm = VTD_TTM_SCALABLE;
     c->s->dmar_enabled = true;

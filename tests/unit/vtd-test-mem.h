@@ -117,6 +117,15 @@ static inline uint64_t fm_r64(FakeMem *m, uint64_t gpa)
     return GUINT64_FROM_LE(v);
 }
 
+/* Scalable mode with first and second stage and nesting (PGTT=011b). */
+static inline void tweak_nested_unit(VtdConfig *cfg)
+{
+    cfg->scalable_mode = true;
+    cfg->flts = true;
+    cfg->x_ssts = true;
+    cfg->x_nest = true;
+}
+
 /* A unit with the default (QEMU-like) config, adjusted by tweak. */
 static inline VtdState *tvtd_new(FakeMem *m, void (*tweak)(VtdConfig *cfg))
 {
